@@ -1,1 +1,22 @@
-//! placeholder
+//! NowConnect hub (`nowconnect-cloud`): binds client-facing TCP listeners, one per connector, and
+//! multiplexes their connections over the WebSockets of authenticated premise agents.
+//!
+//! Main types: [`Hub`] (bind everything, report addresses, run until shutdown) and
+//! [`config::HubConfig`]. Modules:
+//! - [`config`]: `cloud.yaml` + `NOWCONNECT_*` environment → validated [`config::HubConfig`].
+//! - `tunnel`: `GET /tunnel` — JWT check (401 before the upgrade), HELLO, session start.
+//! - `registry`: which agent serves which connector (first wins, next takes over).
+//! - `listener`: accept loops and admission (`max_conn_total`, agent present).
+//! - `http`: the axum router of the tunnel port (`/tunnel`, `/healthz`, `/readyz`).
+//!
+//! Not here: the relay itself (`nowconnect-mux`), frame encodings (`nowconnect-protocol`),
+//! token verification (`nowconnect-auth`).
+
+pub mod config;
+mod http;
+mod hub;
+mod listener;
+mod registry;
+mod tunnel;
+
+pub use hub::{Hub, HubAddrs, HubError, ShutdownReport};

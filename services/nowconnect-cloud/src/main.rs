@@ -1,1 +1,200 @@
-fn main() {}
+//! `nowconnect-cloud`: parse the CLI, load the config, start telemetry, bind, run.
+
+use clap::{Parser, Subcommand};
+use nowconnect_auth::keys::{self, KeyAlg, TokenRequest};
+use nowconnect_cloud::Hub;
+use nowconnect_cloud::config::{self, EXIT_CONFIG, LogFormat};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(name = "nowconnect-cloud", version, about = "NowConnect hub")]
+struct Cli {
+    /// Path of cloud.yaml (also NC_CONFIG).
+    #[arg(long, env = "NC_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the hub (the default).
+    Run,
+    /// Validate the configuration and exit (0 = valid, 64 = invalid).
+    CheckConfig,
+    /// Development credentials: signing key and JWKS.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Agent tokens signed with the development key.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Write <dir>/signing-key.pem and <dir>/jwks.json.
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value = "ES256")]
+        alg: KeyAlg,
+        #[arg(long, default_value = "nowconnect-dev-1")]
+        kid: String,
+        /// Replace an existing key.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Sign an agent token with the key in --dir; prints it, or writes it to --out (mode 0600).
+    Issue {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        agent_id: String,
+        #[arg(long, default_value = "nowconnect")]
+        audience: String,
+        #[arg(long)]
+        issuer: Option<String>,
+        #[arg(long, default_value_t = 86_400)]
+        ttl_sec: u64,
+        /// Comma-separated connectors to grant (the `connectors` claim).
+        #[arg(long, value_delimiter = ',')]
+        connectors: Option<Vec<String>>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => run(cli.config),
+        Command::CheckConfig => match config::load(cli.config.as_deref(), &env) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => fail_config(&e),
+        },
+        Command::Keys(KeysCommand::Init {
+            dir,
+            alg,
+            kid,
+            force,
+        }) => match keys::init_dir(&dir, alg, &kid, force) {
+            Ok(out) => {
+                eprintln!(
+                    "wrote {} and {} (kid {}, {})",
+                    out.key_path.display(),
+                    out.jwks_path.display(),
+                    out.kid,
+                    out.alg
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        Command::Token(TokenCommand::Issue {
+            dir,
+            agent_id,
+            audience,
+            issuer,
+            ttl_sec,
+            connectors,
+            out,
+        }) => {
+            let req = TokenRequest {
+                agent_id,
+                audience,
+                issuer,
+                ttl: Duration::from_secs(ttl_sec),
+                connectors,
+            };
+            let token = match keys::load_dir(&dir).and_then(|key| key.issue_agent_token(&req)) {
+                Ok(token) => token,
+                Err(e) => return fail(&e),
+            };
+            match out {
+                Some(path) => match write_secret(&path, &token) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => fail(&format!("write {}: {e}", path.display())),
+                },
+                None => {
+                    #[allow(clippy::print_stdout)]
+                    {
+                        println!("{token}");
+                    }
+                    ExitCode::SUCCESS
+                }
+            }
+        }
+    }
+}
+
+fn run(config_path: Option<PathBuf>) -> ExitCode {
+    let cfg = match config::load(config_path.as_deref(), &env) {
+        Ok(cfg) => cfg,
+        Err(e) => return fail_config(&e),
+    };
+    let settings = nowconnect_telemetry::LogSettings {
+        service: "nowconnect-cloud",
+        level: cfg.observability.log_level.clone(),
+        format: match cfg.observability.log_format {
+            LogFormat::Json => nowconnect_telemetry::LogFormat::Json,
+            LogFormat::Plain => nowconnect_telemetry::LogFormat::Plain,
+        },
+    };
+    let _telemetry = match nowconnect_telemetry::init(&settings) {
+        Ok(guard) => guard,
+        Err(e) => return fail(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e),
+    };
+    runtime.block_on(async move {
+        let hub = match Hub::bind(cfg).await {
+            Ok(hub) => hub,
+            Err(e) => return fail(&e),
+        };
+        let shutdown = CancellationToken::new();
+        tokio::spawn(nowconnect_mux::signal::on_terminate(shutdown.clone()));
+        match hub.run(shutdown).await {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        }
+    })
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+fn write_secret(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")
+}
+
+fn fail_config(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("nowconnect-cloud: config: {e}");
+    ExitCode::from(u8::try_from(EXIT_CONFIG).unwrap_or(64))
+}
+
+fn fail(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("nowconnect-cloud: {e}");
+    ExitCode::FAILURE
+}

@@ -1,1 +1,20 @@
-//! placeholder
+//! NowConnect premise agent (`nowconnect-premise`): dials one outbound WebSocket to the hub,
+//! announces its connectors, and dials each connector's target when the hub opens a stream.
+//!
+//! Main types: [`Agent`] (bind the health port, keep the tunnel up with full-jitter backoff,
+//! drain on shutdown) and [`config::AgentConfig`]. Modules:
+//! - [`config`]: `NC_*` environment (primary) + optional `premise.yaml`.
+//! - `connect`: token file (re-read at every connect), upgrade, HELLO / HELLO_ACK.
+//! - `dialer`: connector → target with `connect_timeout_ms`.
+//! - `health`: the TCP health port (`OK` / `READY`).
+//!
+//! Not here: the relay (`nowconnect-mux`) and frame encodings (`nowconnect-protocol`).
+
+mod agent;
+mod backoff;
+pub mod config;
+mod connect;
+mod dialer;
+mod health;
+
+pub use agent::{Agent, AgentError};

@@ -1,1 +1,73 @@
-fn main() {}
+//! `nowconnect-premise`: load config (NC_* env first, premise.yaml optional), start logging,
+//! bind the health port, keep the tunnel up until SIGTERM/SIGINT.
+
+use clap::Parser;
+use nowconnect_premise::Agent;
+use nowconnect_premise::config::{self, EXIT_CONFIG, LogFormat};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nowconnect-premise",
+    version,
+    about = "NowConnect premise agent"
+)]
+struct Cli {
+    /// Optional premise.yaml (also NC_CONFIG); NC_* variables win over it.
+    #[arg(long, env = "NC_CONFIG")]
+    config: Option<PathBuf>,
+    /// Validate the configuration and exit (0 = valid, 64 = invalid).
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = |name: &str| std::env::var(name).ok();
+    let cfg = match config::load(cli.config.as_deref(), &env) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("nowconnect-premise: config: {e}");
+            return ExitCode::from(u8::try_from(EXIT_CONFIG).unwrap_or(64));
+        }
+    };
+    if cli.check_config {
+        return ExitCode::SUCCESS;
+    }
+    let settings = nowconnect_telemetry::LogSettings {
+        service: "nowconnect-premise",
+        level: cfg.log_level.clone(),
+        format: match cfg.log_format {
+            LogFormat::Json => nowconnect_telemetry::LogFormat::Json,
+            LogFormat::Plain => nowconnect_telemetry::LogFormat::Plain,
+        },
+    };
+    let _telemetry = match nowconnect_telemetry::init(&settings) {
+        Ok(guard) => guard,
+        Err(e) => return fail(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e),
+    };
+    runtime.block_on(async move {
+        let agent = match Agent::bind(cfg).await {
+            Ok(agent) => agent,
+            Err(e) => return fail(&e),
+        };
+        let shutdown = CancellationToken::new();
+        tokio::spawn(nowconnect_mux::signal::on_terminate(shutdown.clone()));
+        agent.run(shutdown).await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn fail(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("nowconnect-premise: {e}");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,89 @@
+//! Which agent serves which connector.
+//!
+//! Every connector keeps its agents in registration order; the first live one serves it, and
+//! when it leaves the next takes over. An agent that reconnects with the same `agent_id`
+//! replaces its stale session: the old session is closed and its registration removed.
+
+use nowconnect_mux::SessionHandle;
+use std::sync::Mutex;
+
+/// One registered tunnel.
+#[derive(Debug, Clone)]
+struct Registration {
+    agent_id: String,
+    serial: u64,
+    connectors: Vec<String>,
+    handle: SessionHandle,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_serial: u64,
+    /// In registration order.
+    agents: Vec<Registration>,
+}
+
+/// Shared by the tunnel endpoint (register/unregister) and the listeners (pick).
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    inner: Mutex<Inner>,
+}
+
+/// Proof of registration; pass it back to [`Registry::unregister`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket(u64);
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a tunnel; returns its ticket and the stale session it replaces, if any.
+    pub(crate) fn register(
+        &self,
+        agent_id: &str,
+        connectors: Vec<String>,
+        handle: SessionHandle,
+    ) -> (Ticket, Option<SessionHandle>) {
+        let mut inner = self.lock();
+        inner.next_serial += 1;
+        let serial = inner.next_serial;
+        let stale = inner
+            .agents
+            .iter()
+            .position(|r| r.agent_id == agent_id)
+            .map(|i| inner.agents.remove(i).handle);
+        inner.agents.push(Registration {
+            agent_id: agent_id.to_owned(),
+            serial,
+            connectors,
+            handle,
+        });
+        (Ticket(serial), stale)
+    }
+
+    /// Removes a registration (no-op if a newer session of the same agent replaced it).
+    pub(crate) fn unregister(&self, ticket: Ticket) {
+        self.lock().agents.retain(|r| r.serial != ticket.0);
+    }
+
+    /// The session serving `connector`: the oldest live registration exporting it.
+    pub(crate) fn pick(&self, connector: &str) -> Option<SessionHandle> {
+        let inner = self.lock();
+        inner
+            .agents
+            .iter()
+            .filter(|r| !r.handle.is_closed())
+            .find(|r| r.connectors.iter().any(|c| c == connector))
+            .map(|r| r.handle.clone())
+    }
+
+    /// Every live session (shutdown, stream totals).
+    pub(crate) fn sessions(&self) -> Vec<SessionHandle> {
+        self.lock()
+            .agents
+            .iter()
+            .map(|r| r.handle.clone())
+            .collect()
+    }
+}

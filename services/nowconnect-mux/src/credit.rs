@@ -1,0 +1,48 @@
+//! Async wrapper around the protocol crate's pure credit windows.
+
+use nowconnect_protocol::credit::{CreditError, SendWindow};
+use std::sync::Mutex;
+use tokio::sync::Notify;
+
+/// What this side may still send on one V2 stream. The stream's upstream pump is the only
+/// consumer; the session reader grants. Cancel-safe: [`SendCredit::wait`] holds no state.
+#[derive(Debug)]
+pub(crate) struct SendCredit {
+    window: Mutex<SendWindow>,
+    granted: Notify,
+}
+
+impl SendCredit {
+    pub(crate) fn new(initial: u32) -> Self {
+        Self {
+            window: Mutex::new(SendWindow::new(initial)),
+            granted: Notify::new(),
+        }
+    }
+
+    /// Waits until some credit is available and returns how much (capped at `max`).
+    pub(crate) async fn wait(&self, max: usize) -> usize {
+        loop {
+            let avail = self.lock().available();
+            if avail > 0 {
+                return usize::try_from(avail).unwrap_or(usize::MAX).min(max);
+            }
+            self.granted.notified().await;
+        }
+    }
+
+    /// Spends `n` bytes that [`SendCredit::wait`] reported available.
+    pub(crate) fn spend(&self, n: usize) {
+        let _ = self.lock().take(n);
+    }
+
+    pub(crate) fn grant(&self, n: u32) -> Result<(), CreditError> {
+        self.lock().grant(n)?;
+        self.granted.notify_one();
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SendWindow> {
+        self.window.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

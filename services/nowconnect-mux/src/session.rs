@@ -1,0 +1,465 @@
+//! One tunnel: the reader loop, the writer task, keepalive and the idle sweeper.
+
+use crate::codec::{Outbound, StreamKey};
+use crate::config::{Role, SessionConfig};
+use crate::stream::{self, CloseReason, InboundRx, StreamCtx, StreamShared};
+use crate::table::{Entry, InboundTx, InsertError, StreamTable};
+use crate::writer::{self, Close, Lanes};
+use futures_util::future::BoxFuture;
+use futures_util::{Sink, Stream, StreamExt};
+use nowconnect_protocol::hello::Negotiated;
+use nowconnect_protocol::{Direction, ResetReason};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+use uuid::Uuid;
+
+mod inbound;
+
+/// Frames the data lane holds before stream pumps wait (shared by all streams of a tunnel).
+const DATA_LANE: usize = 256;
+
+/// How the agent reaches targets. Implemented by the agent; the hub passes none.
+pub trait Dialer: Send + Sync + 'static {
+    /// Connects to the target of `connector` (with the agent's connect timeout).
+    fn dial<'a>(&'a self, connector: &'a str) -> BoxFuture<'a, Result<TcpStream, DialError>>;
+}
+
+/// Why a target could not be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    #[error("connector {0:?} is not exported by this agent")]
+    UnknownConnector(String),
+    #[error("connect to {target} failed: {reason}")]
+    Failed { target: String, reason: String },
+}
+
+/// Why [`SessionHandle::open_stream`] refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OpenError {
+    #[error("the tunnel is closed")]
+    Closed,
+    #[error("the tunnel carries its maximum number of streams")]
+    Full,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The peer closed the WebSocket (code and reason as sent).
+    PeerClosed { code: u16, reason: String },
+    /// This side closed it ([`SessionHandle::close`]).
+    Closed { code: u16, reason: String },
+    /// No pong (and nothing else) within the ping timeout.
+    PingTimeout,
+    /// The peer broke the protocol; the tunnel was closed with 1002.
+    ProtocolError(String),
+    /// The WebSocket failed or the connection dropped.
+    Broken(String),
+    /// The shutdown token fired.
+    Shutdown,
+}
+
+impl SessionEnd {
+    /// Short word for logs and the reconnect counter.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SessionEnd::PeerClosed { .. } => "peer_closed",
+            SessionEnd::Closed { .. } => "closed",
+            SessionEnd::PingTimeout => "ping_timeout",
+            SessionEnd::ProtocolError(_) => "protocol_error",
+            SessionEnd::Broken(_) => "ws_broken",
+            SessionEnd::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// Tracks whether the peer still answers.
+#[derive(Debug)]
+pub(crate) struct Liveness {
+    clock: Instant,
+    last_rx: AtomicU64,
+    /// 0 = no ping outstanding, else ms-since-clock + 1 of the oldest unanswered ping.
+    ping_since: AtomicU64,
+}
+
+impl Liveness {
+    fn new() -> Self {
+        Self {
+            clock: Instant::now(),
+            last_rx: AtomicU64::new(0),
+            ping_since: AtomicU64::new(0),
+        }
+    }
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+    pub(crate) fn ping_sent(&self) {
+        let now = self.now_ms() + 1;
+        let _ = self
+            .ping_since
+            .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    fn received(&self, pong: bool) {
+        self.last_rx.store(self.now_ms(), Ordering::Relaxed);
+        if pong {
+            self.ping_since.store(0, Ordering::Relaxed);
+        }
+    }
+    /// Dead when a ping went unanswered for `timeout` and nothing else arrived meanwhile.
+    fn dead(&self, timeout: Duration) -> bool {
+        let since = self.ping_since.load(Ordering::Relaxed);
+        let limit = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        let now = self.now_ms();
+        since != 0
+            && now.saturating_sub(since - 1) > limit
+            && now.saturating_sub(self.last_rx.load(Ordering::Relaxed)) > limit
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) cfg: SessionConfig,
+    pub(crate) table: Arc<StreamTable>,
+    pub(crate) control: mpsc::UnboundedSender<Outbound>,
+    pub(crate) data: mpsc::Sender<Outbound>,
+    close: watch::Sender<Option<Close>>,
+    pub(crate) cancel: CancellationToken,
+    liveness: Liveness,
+    pub(crate) clock: Instant,
+    pub(crate) dialer: Option<Arc<dyn Dialer>>,
+    pub(crate) tasks: TaskTracker,
+    pub(crate) peer: Arc<str>,
+}
+
+/// A cheap handle on a running session.
+#[derive(Clone)]
+pub struct SessionHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for SessionHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHandle")
+            .field("peer", &self.shared.peer)
+            .field("streams", &self.shared.table.len())
+            .finish()
+    }
+}
+
+/// Entry point: see [`Session::spawn`].
+#[derive(Debug)]
+pub struct Session;
+
+impl Session {
+    /// Starts a session on an already negotiated WebSocket. The session ends when the peer
+    /// closes or fails, when [`SessionHandle::close`] is called, or when `shutdown` fires; every
+    /// stream still open is then reset at once.
+    pub fn spawn<S>(
+        ws: S,
+        cfg: SessionConfig,
+        dialer: Option<Arc<dyn Dialer>>,
+        shutdown: &CancellationToken,
+    ) -> (SessionHandle, JoinHandle<SessionEnd>)
+    where
+        S: Stream<Item = Result<Message, WsError>>
+            + Sink<Message, Error = WsError>
+            + Send
+            + 'static,
+    {
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let (data, data_rx) = mpsc::channel(DATA_LANE);
+        let (close, close_rx) = watch::channel(None);
+        let shared = Arc::new(Shared {
+            peer: Arc::from(cfg.peer.as_str()),
+            cfg,
+            table: Arc::new(StreamTable::default()),
+            control,
+            data,
+            close,
+            cancel: shutdown.child_token(),
+            liveness: Liveness::new(),
+            clock: Instant::now(),
+            dialer,
+            tasks: TaskTracker::new(),
+        });
+        let lanes = Lanes {
+            control: control_rx,
+            data: data_rx,
+            close: close_rx,
+        };
+        let handle = SessionHandle {
+            shared: shared.clone(),
+        };
+        let span = tracing::info_span!("tunnel", agent_id = %shared.peer);
+        let task = tokio::spawn(run(shared, ws, lanes).instrument(span));
+        (handle, task)
+    }
+}
+
+async fn run<S>(shared: Arc<Shared>, ws: S, lanes: Lanes) -> SessionEnd
+where
+    S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Send + 'static,
+{
+    let (sink, mut source) = ws.split();
+    let writer_cancel = CancellationToken::new();
+    let writer = {
+        let shared = shared.clone();
+        let cancel = writer_cancel.clone();
+        tokio::spawn(async move {
+            let cfg = &shared.cfg;
+            writer::run(
+                sink,
+                lanes,
+                cfg.protocol,
+                cfg.ping_interval,
+                &shared.liveness,
+                cancel,
+            )
+            .await
+        })
+    };
+    let end = read_loop(&shared, &mut source).await;
+    shared.cancel.cancel();
+    for stream in shared.table.all() {
+        stream.abort(CloseReason::TunnelLost);
+    }
+    shared.tasks.close();
+    // Give the writer a moment to send a close frame, then stop it.
+    let writer_done = tokio::time::timeout(Duration::from_secs(3), async {
+        if !matches!(end, SessionEnd::Closed { .. }) {
+            writer_cancel.cancel();
+        }
+        writer.await
+    });
+    let _ = writer_done.await;
+    writer_cancel.cancel();
+    shared.tasks.wait().await;
+    end
+}
+
+async fn read_loop<S>(shared: &Arc<Shared>, source: &mut S) -> SessionEnd
+where
+    S: Stream<Item = Result<Message, WsError>> + Unpin,
+{
+    let cfg = &shared.cfg;
+    let tick_every =
+        (cfg.ping_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let mut tick = tokio::time::interval(tick_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut close_rx = shared.close.subscribe();
+    let mut closing: Option<(Instant, Close)> = None;
+    loop {
+        tokio::select! {
+            biased;
+            _ = shared.cancel.cancelled(), if closing.is_none() => return SessionEnd::Shutdown,
+            _ = close_rx.changed(), if closing.is_none() => {
+                if let Some(close) = close_rx.borrow().clone() {
+                    closing = Some((Instant::now(), close));
+                }
+            }
+            msg = source.next() => {
+                let Some(msg) = msg else {
+                    return ended(closing, SessionEnd::Broken("connection closed".into()));
+                };
+                let msg = match msg {
+                    Ok(msg) => msg,
+                    Err(e) => return ended(closing, SessionEnd::Broken(e.to_string())),
+                };
+                if let Some(end) = inbound::handle(shared, msg).await {
+                    return ended(closing, end);
+                }
+            }
+            _ = tick.tick() => {
+                if let Some((since, close)) = &closing {
+                    if since.elapsed() > Duration::from_secs(2) {
+                        return SessionEnd::Closed { code: close.code, reason: close.reason.clone() };
+                    }
+                } else if shared.liveness.dead(cfg.ping_timeout) {
+                    return SessionEnd::PingTimeout;
+                }
+                sweep_idle(shared);
+            }
+        }
+    }
+}
+
+/// After this side asked to close, however the socket ends counts as our close.
+fn ended(closing: Option<(Instant, Close)>, end: SessionEnd) -> SessionEnd {
+    match closing {
+        Some((_, close)) => SessionEnd::Closed {
+            code: close.code,
+            reason: close.reason,
+        },
+        None => end,
+    }
+}
+
+fn sweep_idle(shared: &Shared) {
+    for stream in shared.table.all() {
+        if stream.idle_for() > shared.cfg.idle_timeout {
+            tracing::info!(event = "stream_idle", cid = %stream.key.cid, connector = %stream.connector);
+            if stream.abort(CloseReason::LocalReset(ResetReason::IdleTimeout)) {
+                let rst = Outbound::Rst {
+                    key: stream.key.clone(),
+                    reason: ResetReason::IdleTimeout,
+                };
+                let _ = shared.control.send(rst);
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Registers a stream and returns its context and inbound queue.
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        key: StreamKey,
+        connector: Arc<str>,
+    ) -> Result<(StreamCtx, InboundRx), InsertError> {
+        let window = match self.cfg.protocol {
+            Negotiated::V1 => None,
+            Negotiated::V2 { window, .. } => Some(window),
+        };
+        let (tx, rx) = match window {
+            None => {
+                let (tx, rx) = mpsc::channel(self.cfg.queue_depth.max(1));
+                (InboundTx::Bounded(tx), InboundRx::Bounded(rx))
+            }
+            Some(_) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                (InboundTx::Credited(tx), InboundRx::Credited(rx))
+            }
+        };
+        let cancel = self.cancel.child_token();
+        let shared = Arc::new(StreamShared::new(
+            key.clone(),
+            connector,
+            cancel,
+            self.clock,
+            window,
+        ));
+        let max = match self.cfg.role {
+            Role::Hub => usize::MAX,
+            Role::Agent => self.cfg.max_streams,
+        };
+        self.table.insert(
+            &key,
+            Entry {
+                shared: shared.clone(),
+                tx,
+            },
+            max,
+        )?;
+        let ctx = StreamCtx {
+            shared,
+            control: self.control.clone(),
+            data: self.data.clone(),
+            table: self.table.clone(),
+            max_payload: self.cfg.max_payload(),
+            up_dir: match self.cfg.role {
+                Role::Hub => Direction::C2a,
+                Role::Agent => Direction::A2c,
+            },
+            peer: self.peer.clone(),
+        };
+        Ok((ctx, rx))
+    }
+}
+
+impl SessionHandle {
+    /// Hub: carries a new client connection as a stream (sends OPEN, then relays). `guard`
+    /// is held until the stream ends (e.g. the connection-limit permit). Returns the cid.
+    pub fn open_stream<G: Send + 'static>(
+        &self,
+        connector: &str,
+        socket: TcpStream,
+        traceparent: Option<String>,
+        guard: G,
+    ) -> Result<String, OpenError> {
+        let shared = &self.shared;
+        if shared.cancel.is_cancelled() || shared.tasks.is_closed() {
+            return Err(OpenError::Closed);
+        }
+        let uuid = Uuid::new_v4();
+        let cid: Arc<str> = Arc::from(uuid.to_string());
+        let key = StreamKey {
+            id: shared.table.allocate(),
+            cid: cid.clone(),
+            uuid,
+        };
+        let connector: Arc<str> = Arc::from(connector);
+        let (ctx, rx) = shared
+            .register(key.clone(), connector.clone())
+            .map_err(|_| OpenError::Full)?;
+        let open = Outbound::Open {
+            key,
+            connector: connector.clone(),
+            traceparent,
+        };
+        if shared.control.send(open).is_err() {
+            shared.table.remove(&ctx.shared.key);
+            return Err(OpenError::Closed);
+        }
+        tracing::info!(event = "stream_open", cid = %cid, connector = %connector, agent_id = %shared.peer);
+        let span = tracing::info_span!("stream", cid = %cid, connector = %connector);
+        shared.tasks.spawn(
+            async move {
+                let (reader, writer) = socket.into_split();
+                stream::relay(ctx, rx, reader, writer).await;
+                drop(guard);
+            }
+            .instrument(span),
+        );
+        Ok(cid.to_string())
+    }
+
+    /// Streams currently open on this tunnel.
+    pub fn stream_count(&self) -> usize {
+        self.shared.table.len()
+    }
+
+    /// The peer's agent id.
+    pub fn peer(&self) -> &str {
+        &self.shared.peer
+    }
+
+    /// Whether the session has ended (or is ending).
+    pub fn is_closed(&self) -> bool {
+        self.shared.cancel.is_cancelled()
+    }
+
+    /// Resets every open stream (telling the peer) — the end of a graceful drain.
+    pub fn reset_all(&self, reason: ResetReason) {
+        for stream in self.shared.table.all() {
+            if stream.abort(CloseReason::LocalReset(reason.clone())) {
+                let rst = Outbound::Rst {
+                    key: stream.key.clone(),
+                    reason: reason.clone(),
+                };
+                let _ = self.shared.control.send(rst);
+            }
+        }
+    }
+
+    /// Sends a WebSocket close with `code` and `reason` after what is queued; the session then
+    /// ends within a couple of seconds.
+    pub fn close(&self, code: u16, reason: &str) {
+        let _ = self.shared.close.send(Some(Close {
+            code,
+            reason: reason.to_owned(),
+        }));
+    }
+
+    /// Resolves when the session has been cancelled.
+    pub async fn closed(&self) {
+        self.shared.cancel.cancelled().await;
+    }
+}

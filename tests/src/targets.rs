@@ -1,0 +1,70 @@
+//! Small real TCP targets: echo, answer-after-EOF, silent sink, and free ports.
+
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Echoes every byte back; honours half-close (EOF from the client → shutdown after echoing).
+pub async fn echo_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind echo");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = socket.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+                let _ = w.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// Reads until EOF, then answers `"got N bytes"` followed by `extra` bytes of a pattern.
+pub async fn answer_after_eof_server(extra: usize) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut all = Vec::new();
+                if socket.read_to_end(&mut all).await.is_err() {
+                    return;
+                }
+                let mut answer = format!("got {} bytes\n", all.len()).into_bytes();
+                answer.extend((0..extra).map(|i| (i % 251) as u8));
+                let _ = socket.write_all(&answer).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// Streams `pattern` bytes forever to whoever connects (for slow-reader tests).
+pub async fn firehose_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let chunk = vec![0x5a_u8; 64 * 1024];
+                while socket.write_all(&chunk).await.is_ok() {}
+            });
+        }
+    });
+    addr
+}
+
+/// A loopback port with nothing listening (bound, then released).
+pub async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+/// Reads until EOF or error; returns the bytes and whether it ended cleanly.
+pub async fn read_all(socket: &mut TcpStream) -> (Vec<u8>, bool) {
+    let mut all = Vec::new();
+    let ok = socket.read_to_end(&mut all).await.is_ok();
+    (all, ok)
+}

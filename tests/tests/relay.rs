@@ -1,0 +1,142 @@
+//! Bytes through the tunnel: integrity under concurrency, half-close, V2 isolation.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use nowconnect_e2e::stack::{AgentOpts, HubOpts, Stack};
+use nowconnect_e2e::targets;
+use rand::{Rng, SeedableRng};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn opts(v2: bool) -> (HubOpts, AgentOpts) {
+    (
+        HubOpts {
+            v2,
+            ..HubOpts::default()
+        },
+        AgentOpts {
+            v2,
+            ..AgentOpts::default()
+        },
+    )
+}
+
+/// Sends `len` random bytes, half-closes, reads the echo to EOF; returns (sent, received) hashes.
+async fn echo_once(
+    addr: std::net::SocketAddr,
+    len: usize,
+    seed: u64,
+) -> ([u8; 32], [u8; 32], usize) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut data = vec![0u8; len];
+    rng.fill(&mut data[..]);
+    let sent = Sha256::digest(&data).into();
+    let socket = TcpStream::connect(addr).await.expect("connect listener");
+    let (mut r, mut w) = socket.into_split();
+    let writer = tokio::spawn(async move {
+        for chunk in data.chunks(37 * 1024) {
+            w.write_all(chunk).await.expect("write");
+        }
+        w.shutdown().await.expect("shutdown");
+    });
+    let mut got = Vec::with_capacity(len);
+    r.read_to_end(&mut got).await.expect("read echo");
+    writer.await.expect("writer");
+    (sent, Sha256::digest(&got).into(), got.len())
+}
+
+async fn many_streams_integrity(v2: bool) {
+    let echo = targets::echo_server().await;
+    let (hub, agent) = opts(v2);
+    let stack = Stack::start(&[("echo", echo)], hub, agent).await;
+    let addr = stack.hub.listener("echo");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let sizes: Vec<usize> = (0..64)
+        .map(|i| match i {
+            0 => 1,
+            1 => 8 * 1024 * 1024,
+            _ => rng.gen_range(1..=8 * 1024 * 1024),
+        })
+        .collect();
+    let tasks: Vec<_> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| tokio::spawn(echo_once(addr, len, i as u64)))
+        .collect();
+    for (task, len) in tasks.into_iter().zip(sizes) {
+        let (sent, got, n) = tokio::time::timeout(Duration::from_secs(120), task)
+            .await
+            .expect("stream finished")
+            .expect("task");
+        assert_eq!(n, len, "length of echo");
+        assert_eq!(sent, got, "sha256 of a {len}-byte stream");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_streams_sha256_v2() {
+    many_streams_integrity(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_streams_sha256_v1() {
+    many_streams_integrity(false).await;
+}
+
+async fn half_close(v2: bool) {
+    let target = targets::answer_after_eof_server(300_000).await;
+    let (hub, agent) = opts(v2);
+    let stack = Stack::start(&[("lazy", target)], hub, agent).await;
+    let mut socket = TcpStream::connect(stack.hub.listener("lazy"))
+        .await
+        .unwrap();
+    socket.write_all(&[1u8; 12345]).await.unwrap();
+    socket.shutdown().await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), socket.read_to_end(&mut answer))
+        .await
+        .expect("answer in time")
+        .expect("read answer");
+    let header = b"got 12345 bytes\n";
+    assert_eq!(&answer[..header.len()], header);
+    assert_eq!(
+        answer.len(),
+        header.len() + 300_000,
+        "the whole answer arrives after our EOF"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_close_target_answers_after_eof_v2() {
+    half_close(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_close_target_answers_after_eof_v1() {
+    half_close(false).await;
+}
+
+/// One client never reads while the target floods it; another stream on the same tunnel still
+/// completes its echo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_slow_reader_does_not_stall_other_streams() {
+    let echo = targets::echo_server().await;
+    let hose = targets::firehose_server().await;
+    let (hub, agent) = opts(true);
+    let stack = Stack::start(&[("echo", echo), ("hose", hose)], hub, agent).await;
+    let _stuck = TcpStream::connect(stack.hub.listener("hose"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await; // let the window fill
+    for round in 0..5 {
+        let (sent, got, n) = tokio::time::timeout(
+            Duration::from_secs(20),
+            echo_once(stack.hub.listener("echo"), 1 << 20, round),
+        )
+        .await
+        .expect("the echo stream is not blocked by the stuck one");
+        assert_eq!(n, 1 << 20);
+        assert_eq!(sent, got);
+    }
+}
