@@ -19,6 +19,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod creds;
+pub mod procs;
 pub mod slapd;
 pub mod stack;
 pub mod targets;

@@ -64,8 +64,7 @@ pub(super) async fn handle(shared: &Arc<Shared>, msg: Message) -> Option<Session
 
 fn protocol_error(shared: &Shared, reason: String) -> SessionEnd {
     tracing::warn!(event = "protocol_error", agent_id = %shared.peer, %reason);
-    let mut short = reason.clone();
-    short.truncate(120);
+    let short: String = reason.chars().take(120).collect();
     let _ = shared.close.send(Some(super::Close {
         code: 1002,
         reason: short,
@@ -236,7 +235,10 @@ fn open(shared: &Arc<Shared>, key: StreamKey, connector: &str) -> Option<Session
                 }
                 Err(e) => {
                     tracing::warn!(event = "connect_failed", cid = %key.cid, connector = %connector, error = %e);
-                    ctx.reset_local(ResetReason::ConnectFailed);
+                    ctx.reset_local(match e {
+                        DialError::UnknownConnector(_) => ResetReason::UnknownConnector,
+                        DialError::Failed { .. } => ResetReason::ConnectFailed,
+                    });
                     ctx.table.remove(&key);
                 }
             }

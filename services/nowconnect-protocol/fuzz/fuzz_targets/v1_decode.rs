@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use nowconnect_protocol::v1;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     match v1::decode(text) {
         Ok(msg) => {
             let again = v1::encode(&msg);

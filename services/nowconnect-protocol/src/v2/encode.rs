@@ -11,7 +11,8 @@ use crate::{Direction, ResetReason, StreamId};
 ///
 /// Values the format cannot carry are cut, never rejected: a connector or RST detail longer
 /// than 255 bytes is truncated on a char boundary, a traceparent that is not ASCII or longer
-/// than 255 bytes is sent as none. Callers never send an empty DATA (the peer rejects it).
+/// than 255 bytes is sent as none. Callers never send an empty DATA or an OPEN with an empty
+/// connector (the peer rejects both).
 pub fn encode(frame: &Frame, dst: &mut BytesMut) {
     dst.reserve(frame.encoded_len());
     put_header(dst, kind(frame), frame.id(), payload_len(frame));
