@@ -1,6 +1,6 @@
 //! What the session reader does with each WebSocket message.
 
-use super::{SessionEnd, Shared};
+use super::{DialError, SessionEnd, Shared};
 use crate::codec::{Outbound, StreamKey};
 use crate::config::Role;
 use crate::stream::{self, CloseReason};
