@@ -9,6 +9,7 @@
 //! - [`creds`]: real signing keys, JWKS files and signed agent tokens.
 //! - [`stack`]: hub and agents in-process, configured through their real config loaders.
 //! - [`targets`]: echo and other small TCP targets.
+//! - [`v1peer`]: an independent V1-only agent and hub (old peers) for interoperability tests.
 //!
 //! External programs (slapd, ldap-utils, promtool) are started for real, never faked: a missing
 //! one is a failure that points at `scripts/install-deps.sh`, never a skipped test.
@@ -23,3 +24,4 @@ pub mod procs;
 pub mod slapd;
 pub mod stack;
 pub mod targets;
+pub mod v1peer;

@@ -34,7 +34,12 @@ pub struct Proc {
 
 impl Proc {
     /// Starts `name` with exactly `env` (plus PATH) and `args`; output goes to `log`.
-    pub fn spawn(name: &str, args: &[&str], env: &HashMap<String, String>, log: &std::path::Path) -> Proc {
+    pub fn spawn(
+        name: &str,
+        args: &[&str],
+        env: &HashMap<String, String>,
+        log: &std::path::Path,
+    ) -> Proc {
         let out = std::fs::File::create(log).expect("log file");
         let err = out.try_clone().expect("log file");
         let child = Command::new(binary(name))
@@ -61,7 +66,9 @@ impl Proc {
 
     /// SIGTERM, then waits up to `within` for the exit status.
     pub fn terminate(&mut self, within: std::time::Duration) -> Option<std::process::ExitStatus> {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = std::time::Instant::now() + within;
         while std::time::Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {

@@ -7,7 +7,11 @@ use nowconnect_e2e::stack::{AgentOpts, HubOpts, Stack};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
-async fn ldapsearch(addr: SocketAddr, filter: &'static str, attrs: &'static [&'static str]) -> slapd::LdapsearchOutput {
+async fn ldapsearch(
+    addr: SocketAddr,
+    filter: &'static str,
+    attrs: &'static [&'static str],
+) -> slapd::LdapsearchOutput {
     tokio::task::spawn_blocking(move || slapd::ldapsearch(addr, Slapd::BASE_DN, filter, attrs))
         .await
         .unwrap()
@@ -15,7 +19,9 @@ async fn ldapsearch(addr: SocketAddr, filter: &'static str, attrs: &'static [&'s
 }
 
 async fn connect(addr: SocketAddr) -> ldap3::Ldap {
-    let (conn, mut ldap) = LdapConnAsync::new(&format!("ldap://{addr}")).await.expect("ldap connect");
+    let (conn, mut ldap) = LdapConnAsync::new(&format!("ldap://{addr}"))
+        .await
+        .expect("ldap connect");
     ldap3::drive!(conn);
     ldap.with_timeout(std::time::Duration::from_secs(10))
         .simple_bind(Slapd::ADMIN_DN, Slapd::ADMIN_PASSWORD)
@@ -50,8 +56,14 @@ async fn ldap_through_tunnel(v2: bool) {
     let slapd = Slapd::start().expect("slapd");
     let stack = Stack::start(
         &[("addomain", slapd.addr())],
-        HubOpts { v2, ..HubOpts::default() },
-        AgentOpts { v2, ..AgentOpts::default() },
+        HubOpts {
+            v2,
+            ..HubOpts::default()
+        },
+        AgentOpts {
+            v2,
+            ..AgentOpts::default()
+        },
     )
     .await;
     let tunnel = stack.hub.listener("addomain");
@@ -74,15 +86,21 @@ async fn ldap_through_tunnel(v2: bool) {
     let mut direct = connect(slapd.addr()).await;
     let users_via = search(&mut via, "(objectClass=inetOrgPerson)").await;
     assert_eq!(users_via.len(), Slapd::SEED_USERS);
-    assert_eq!(users_via, search(&mut direct, "(objectClass=inetOrgPerson)").await);
+    assert_eq!(
+        users_via,
+        search(&mut direct, "(objectClass=inetOrgPerson)").await
+    );
 
     let dn = Slapd::user_dn(5);
     let mail = format!("changed-{}@example.org", if v2 { "v2" } else { "v1" });
-    via.modify(&dn, vec![Mod::Replace("mail", HashSet::from([mail.as_str()]))])
-        .await
-        .expect("modify")
-        .success()
-        .expect("modify ok");
+    via.modify(
+        &dn,
+        vec![Mod::Replace("mail", HashSet::from([mail.as_str()]))],
+    )
+    .await
+    .expect("modify")
+    .success()
+    .expect("modify ok");
     for ldap in [&mut via, &mut direct] {
         let found = search(ldap, "(uid=user05)").await;
         let attrs: std::collections::HashMap<_, _> = found[0].1.iter().cloned().collect();
@@ -90,9 +108,14 @@ async fn ldap_through_tunnel(v2: bool) {
     }
 
     // A user bind through the tunnel: right password works, wrong one is refused (rc 49).
-    let (conn, mut user) = LdapConnAsync::new(&format!("ldap://{tunnel}")).await.unwrap();
+    let (conn, mut user) = LdapConnAsync::new(&format!("ldap://{tunnel}"))
+        .await
+        .unwrap();
     ldap3::drive!(conn);
-    let ok = user.simple_bind(&Slapd::user_dn(3), &Slapd::user_password(3)).await.unwrap();
+    let ok = user
+        .simple_bind(&Slapd::user_dn(3), &Slapd::user_password(3))
+        .await
+        .unwrap();
     assert_eq!(ok.rc, 0);
     let bad = user.simple_bind(&Slapd::user_dn(3), "wrong").await.unwrap();
     assert_eq!(bad.rc, 49);

@@ -17,8 +17,13 @@ async fn expect_closed_at_once(addr: SocketAddr) {
     let mut s = TcpStream::connect(addr).await.expect("connect");
     let _ = s.write_all(b"hello?").await;
     let mut buf = [0u8; 16];
-    let n = tokio::time::timeout(PROMPTLY, s.read(&mut buf)).await.expect("closed promptly");
-    assert!(matches!(n, Ok(0) | Err(_)), "refused connection gets no bytes: {n:?}");
+    let n = tokio::time::timeout(PROMPTLY, s.read(&mut buf))
+        .await
+        .expect("closed promptly");
+    assert!(
+        matches!(n, Ok(0) | Err(_)),
+        "refused connection gets no bytes: {n:?}"
+    );
 }
 
 /// One echo round trip of `len` bytes.
@@ -27,7 +32,10 @@ async fn echo_ok(addr: SocketAddr, len: usize) {
     let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
     s.write_all(&data).await.unwrap();
     let mut got = vec![0u8; len];
-    tokio::time::timeout(PROMPTLY, s.read_exact(&mut got)).await.expect("echo in time").expect("echo");
+    tokio::time::timeout(PROMPTLY, s.read_exact(&mut got))
+        .await
+        .expect("echo in time")
+        .expect("echo");
     assert_eq!(got, data);
 }
 
@@ -45,7 +53,10 @@ async fn echo_eventually(addr: SocketAddr, within: Duration) {
         if matches!(attempt, Ok(Some(()))) {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "connector never served again");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "connector never served again"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -60,7 +71,15 @@ async fn no_agent_for_connector_is_closed_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_max_conn_total_is_refused_and_admitted_ones_keep_working() {
     let echo = targets::echo_server().await;
-    let stack = Stack::start(&[("echo", echo)], HubOpts { max_conn_total: 2, ..HubOpts::default() }, AgentOpts::default()).await;
+    let stack = Stack::start(
+        &[("echo", echo)],
+        HubOpts {
+            max_conn_total: 2,
+            ..HubOpts::default()
+        },
+        AgentOpts::default(),
+    )
+    .await;
     let addr = stack.hub.listener("echo");
     let mut held = Vec::new();
     for _ in 0..2 {
@@ -88,7 +107,13 @@ async fn target_down_closes_the_client_and_logs_connect_failed() {
     let dead = targets::closed_port().await;
     let work = tempfile::tempdir().unwrap();
     let token = creds.token_file("agent-down", &creds.token("agent-down"));
-    let mut env = stack::agent_env(&hub.url(), "agent-down", &token, &[("down", dead)], &AgentOpts::default());
+    let mut env = stack::agent_env(
+        &hub.url(),
+        "agent-down",
+        &token,
+        &[("down", dead)],
+        &AgentOpts::default(),
+    );
     env.insert("NC_LOG_FORMAT".into(), "json".into());
     let health = targets::closed_port().await;
     env.insert("NC_HEALTH_PORT".into(), health.port().to_string());
@@ -99,10 +124,15 @@ async fn target_down_closes_the_client_and_logs_connect_failed() {
     let deadline = std::time::Instant::now() + PROMPTLY;
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.lines().any(|l| l.contains("\"event\":\"connect_failed\"") && l.contains("\"connector\":\"down\"")) {
+        if text.lines().any(|l| {
+            l.contains("\"event\":\"connect_failed\"") && l.contains("\"connector\":\"down\"")
+        }) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "connect_failed not logged:\n{text}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "connect_failed not logged:\n{text}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -113,7 +143,13 @@ async fn agent_killed_mid_transfer_closes_clients_then_comes_back() {
     let hose = targets::firehose_server().await;
     let hub = start_hub(&creds, &["hose"], HubOpts::default()).await;
     let token = creds.token_file("agent-k", &creds.token("agent-k"));
-    let mut env = stack::agent_env(&hub.url(), "agent-k", &token, &[("hose", hose)], &AgentOpts::default());
+    let mut env = stack::agent_env(
+        &hub.url(),
+        "agent-k",
+        &token,
+        &[("hose", hose)],
+        &AgentOpts::default(),
+    );
     let health = targets::closed_port().await;
     env.insert("NC_HEALTH_PORT".into(), health.port().to_string());
     let work = tempfile::tempdir().unwrap();
@@ -147,7 +183,10 @@ async fn agent_killed_mid_transfer_closes_clients_then_comes_back() {
     wait_health(health, "READY", Duration::from_secs(20)).await;
     let mut s = TcpStream::connect(hub.listener("hose")).await.unwrap();
     let mut buf = vec![0u8; 4096];
-    tokio::time::timeout(PROMPTLY, s.read_exact(&mut buf)).await.expect("served again").unwrap();
+    tokio::time::timeout(PROMPTLY, s.read_exact(&mut buf))
+        .await
+        .expect("served again")
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,12 +195,27 @@ async fn hub_restart_agent_reconnects() {
     let echo = targets::echo_server().await;
     let hub = start_hub(&creds, &["echo"], HubOpts::default()).await;
     let port = hub.addrs.tunnel.port();
-    let agent = start_agent(&creds, &hub.url(), "agent-r", &[("echo", echo)], AgentOpts::default()).await;
+    let agent = start_agent(
+        &creds,
+        &hub.url(),
+        "agent-r",
+        &[("echo", echo)],
+        AgentOpts::default(),
+    )
+    .await;
     agent.wait_ready().await;
     echo_ok(hub.listener("echo"), 1000).await;
     let report = hub.stop().await;
     assert_eq!(report.reset_streams, 0);
-    let hub = start_hub(&creds, &["echo"], HubOpts { tunnel_port: port, ..HubOpts::default() }).await;
+    let hub = start_hub(
+        &creds,
+        &["echo"],
+        HubOpts {
+            tunnel_port: port,
+            ..HubOpts::default()
+        },
+    )
+    .await;
     echo_eventually(hub.listener("echo"), Duration::from_secs(15)).await;
     agent.stop().await;
 }
@@ -169,11 +223,28 @@ async fn hub_restart_agent_reconnects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_agent_takes_over_when_the_first_leaves() {
     let creds = Creds::new();
-    let (echo_a, echo_b) = (targets::echo_server().await, targets::answer_after_eof_server(0).await);
+    let (echo_a, echo_b) = (
+        targets::echo_server().await,
+        targets::answer_after_eof_server(0).await,
+    );
     let hub = start_hub(&creds, &["svc"], HubOpts::default()).await;
-    let a = start_agent(&creds, &hub.url(), "agent-a", &[("svc", echo_a)], AgentOpts::default()).await;
+    let a = start_agent(
+        &creds,
+        &hub.url(),
+        "agent-a",
+        &[("svc", echo_a)],
+        AgentOpts::default(),
+    )
+    .await;
     a.wait_ready().await;
-    let b = start_agent(&creds, &hub.url(), "agent-b", &[("svc", echo_b)], AgentOpts::default()).await;
+    let b = start_agent(
+        &creds,
+        &hub.url(),
+        "agent-b",
+        &[("svc", echo_b)],
+        AgentOpts::default(),
+    )
+    .await;
     b.wait_ready().await;
     echo_ok(hub.listener("svc"), 100).await; // first registered (a, the echo) wins
     a.stop().await;
@@ -182,7 +253,10 @@ async fn second_agent_takes_over_when_the_first_leaves() {
     s.write_all(b"abc").await.unwrap();
     s.shutdown().await.unwrap();
     let mut answer = String::new();
-    tokio::time::timeout(PROMPTLY, s.read_to_string(&mut answer)).await.unwrap().unwrap();
+    tokio::time::timeout(PROMPTLY, s.read_to_string(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(answer, "got 3 bytes\n");
     b.stop().await;
 }
@@ -192,9 +266,23 @@ async fn reconnecting_agent_id_replaces_its_stale_session() {
     let creds = Creds::new();
     let echo = targets::echo_server().await;
     let hub = start_hub(&creds, &["echo"], HubOpts::default()).await;
-    let first = start_agent(&creds, &hub.url(), "same-id", &[("echo", echo)], AgentOpts::default()).await;
+    let first = start_agent(
+        &creds,
+        &hub.url(),
+        "same-id",
+        &[("echo", echo)],
+        AgentOpts::default(),
+    )
+    .await;
     first.wait_ready().await;
-    let second = start_agent(&creds, &hub.url(), "same-id", &[("echo", echo)], AgentOpts::default()).await;
+    let second = start_agent(
+        &creds,
+        &hub.url(),
+        "same-id",
+        &[("echo", echo)],
+        AgentOpts::default(),
+    )
+    .await;
     second.wait_ready().await;
     for _ in 0..5 {
         echo_eventually(hub.listener("echo"), PROMPTLY).await;
@@ -206,12 +294,24 @@ async fn reconnecting_agent_id_replaces_its_stale_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_streams_are_reaped() {
     let echo = targets::echo_server().await;
-    let stack = Stack::start(&[("echo", echo)], HubOpts { idle_timeout_ms: 300, ..HubOpts::default() }, AgentOpts::default()).await;
-    let mut s = TcpStream::connect(stack.hub.listener("echo")).await.unwrap();
+    let stack = Stack::start(
+        &[("echo", echo)],
+        HubOpts {
+            idle_timeout_ms: 300,
+            ..HubOpts::default()
+        },
+        AgentOpts::default(),
+    )
+    .await;
+    let mut s = TcpStream::connect(stack.hub.listener("echo"))
+        .await
+        .unwrap();
     s.write_all(b"x").await.unwrap();
     let mut b = [0u8; 1];
     s.read_exact(&mut b).await.unwrap();
-    let n = tokio::time::timeout(PROMPTLY, s.read(&mut b)).await.expect("reaped");
+    let n = tokio::time::timeout(PROMPTLY, s.read(&mut b))
+        .await
+        .expect("reaped");
     assert!(matches!(n, Ok(0) | Err(_)));
 }
 
@@ -224,7 +324,12 @@ async fn hub_process_exits_zero_on_sigterm_after_draining() {
     let cfg = work.path().join("cloud.yaml");
     std::fs::write(&cfg, stack::hub_yaml(&creds, &[], &opts)).unwrap();
     let cfg_arg = cfg.display().to_string();
-    let mut hub = Proc::spawn("nowconnect-cloud", &["--config", &cfg_arg], &Default::default(), &work.path().join("hub.log"));
+    let mut hub = Proc::spawn(
+        "nowconnect-cloud",
+        &["--config", &cfg_arg],
+        &Default::default(),
+        &work.path().join("hub.log"),
+    );
     let addr: SocketAddr = format!("127.0.0.1:{}", opts.tunnel_port).parse().unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(addr).await.is_err() {

@@ -140,3 +140,42 @@ async fn v2_slow_reader_does_not_stall_other_streams() {
         assert_eq!(sent, got);
     }
 }
+
+/// V1 has no flow control: a client that never reads while the target floods it fills its
+/// bounded queue, and the stream is reset (`queue_overflow`) instead of growing without bound;
+/// the tunnel then serves other streams again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_full_queue_resets_the_stream_and_the_tunnel_recovers() {
+    let echo = targets::echo_server().await;
+    let hose = targets::firehose_server().await;
+    let (mut hub, agent) = opts(false);
+    hub.queue_depth = 8;
+    let stack = Stack::start(&[("echo", echo), ("hose", hose)], hub, agent).await;
+    let mut stuck = TcpStream::connect(stack.hub.listener("hose"))
+        .await
+        .unwrap();
+    // Never read until the hub gives up on this stream; then whatever is buffered drains and
+    // the connection ends (reset or EOF) instead of flowing forever.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let drained = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0usize;
+        loop {
+            match stuck.read(&mut buf).await {
+                Ok(0) | Err(_) => return total,
+                Ok(n) => total += n,
+            }
+        }
+    })
+    .await
+    .expect("the overflowing stream was reset, not left flowing");
+    assert!(drained > 0, "some data arrived before the reset");
+    let (sent, got, n) = tokio::time::timeout(
+        Duration::from_secs(20),
+        echo_once(stack.hub.listener("echo"), 100_000, 1),
+    )
+    .await
+    .expect("tunnel serves other streams after the overflow");
+    assert_eq!(n, 100_000);
+    assert_eq!(sent, got);
+}

@@ -168,9 +168,8 @@ impl Hub {
         http_stop.cancel();
         state.tunnels.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), state.tunnels.wait()).await;
-        match tokio::time::timeout(Duration::from_secs(5), server).await {
-            Ok(Ok(Err(e))) => return Err(HubError::Serve(e)),
-            Ok(_) | Err(_) => {}
+        if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), server).await {
+            return Err(HubError::Serve(e));
         }
         tracing::info!(event = "hub_stopped", reset_streams);
         Ok(ShutdownReport { reset_streams })

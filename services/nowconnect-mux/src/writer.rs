@@ -74,7 +74,32 @@ where
             Negotiated::V2 { .. } => write_v2(&mut sink, first, &mut lanes).await?,
         }
     }
-    send_close(&mut sink, None).await;
+    // Cancelled: send what control frames are queued (RSTs of a drain), then the close that
+    // was asked for, if any.
+    let mut last = Vec::new();
+    while let Ok(out) = lanes.control.try_recv() {
+        last.push(out);
+    }
+    let flush = async {
+        for out in last {
+            match protocol {
+                Negotiated::V1 => {
+                    if let Some(text) = out.encode_v1() {
+                        sink.feed(Message::Text(text.into())).await?;
+                    }
+                }
+                Negotiated::V2 { .. } => {
+                    let mut buf = BytesMut::new();
+                    out.encode_v2(&mut buf);
+                    sink.feed(Message::Binary(buf.freeze())).await?;
+                }
+            }
+        }
+        sink.flush().await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), flush).await;
+    let close = lanes.close.borrow().clone();
+    send_close(&mut sink, close).await;
     Ok(())
 }
 

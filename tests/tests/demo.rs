@@ -1,0 +1,59 @@
+//! The demo binary end to end: `nowconnect-demo --once` starts slapd, the real hub and agent,
+//! sends LDAP through the tunnel, and reports identical answers and traffic both ways.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+/// The number after `label` on the summary line that starts with it.
+fn number(stdout: &str, label: &str) -> u64 {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no `{label}` line in:\n{stdout}"));
+    line[label.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number in `{line}`"))
+}
+
+#[test]
+fn demo_once_reports_identical_results_and_traffic_both_ways() {
+    // A private work dir, so a demo running in `<repo>/.demo` is left alone.
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_nowconnect-demo"))
+        .arg("--once")
+        .arg("--work-dir")
+        .arg(work.path())
+        .output()
+        .expect("run nowconnect-demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "demo failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("  ldap3 ") || l.starts_with("  ldapsearch "))
+        .collect();
+    assert_eq!(rows.len(), 6, "three searches per client:\n{stdout}");
+    for row in &rows {
+        assert!(row.ends_with("identical"), "{row}");
+    }
+    assert!(stdout.contains("searches identical: 6/6"), "{stdout}");
+    assert!(number(&stdout, "tunnel streams:") >= 4, "{stdout}");
+    assert!(
+        number(&stdout, "bytes c2a (client -> target):") > 0,
+        "{stdout}"
+    );
+    assert!(
+        number(&stdout, "bytes a2c (target -> client):") > 0,
+        "{stdout}"
+    );
+    assert!(stdout.contains("protocol: v2"), "{stdout}");
+    assert!(work.path().join("hub.log").is_file() && work.path().join("agent.log").is_file());
+}
