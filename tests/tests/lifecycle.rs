@@ -339,3 +339,56 @@ async fn hub_process_exits_zero_on_sigterm_after_draining() {
     let status = hub.terminate(Duration::from_secs(10)).expect("hub exited");
     assert_eq!(status.code(), Some(0));
 }
+
+/// An agent that completes the handshake and then never reads (so never answers a ping) is
+/// dropped after ping interval + timeout; its connector is then refused at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_agent_is_dropped_by_the_ping_timeout() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let creds = Creds::new();
+    let hub = start_hub(&creds, &["quiet"], HubOpts { ping_interval_sec: 1, ping_timeout_sec: 1, ..HubOpts::default() }).await;
+    let mut req = hub.url().into_client_request().unwrap();
+    req.headers_mut().insert("authorization", format!("Bearer {}", creds.token("quiet-agent")).parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let hello = r#"{"t":"HELLO","agent_id":"quiet-agent","connectors":["quiet"],"ver":"1"}"#;
+    ws.send(Message::Text(hello.into())).await.unwrap();
+    let ack = ws.next().await.unwrap().unwrap();
+    assert!(ack.to_text().unwrap().contains("HELLO_ACK"));
+    // From here on the fake agent never reads: no pong goes back.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut s = TcpStream::connect(hub.listener("quiet")).await.unwrap();
+        let mut b = [0u8; 1];
+        if let Ok(Ok(0) | Err(_)) = tokio::time::timeout(Duration::from_millis(500), s.read(&mut b)).await {
+            break; // refused at once: the silent agent is gone
+        }
+        assert!(tokio::time::Instant::now() < deadline, "silent agent never dropped");
+    }
+    drop(ws);
+}
+
+/// SIGTERM-equivalent on the agent: an open stream keeps working during the drain, new streams
+/// are refused, and the agent finishes as soon as the last stream ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_drains_open_streams_on_shutdown() {
+    let echo = targets::echo_server().await;
+    let stack = Stack::start(&[("echo", echo)], HubOpts::default(), AgentOpts::default()).await;
+    let addr = stack.hub.listener("echo");
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"before").await.unwrap();
+    let mut b = [0u8; 6];
+    s.read_exact(&mut b).await.unwrap();
+    let Stack { agent, hub, creds: _creds } = stack;
+    let stopping = tokio::spawn(agent.stop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.write_all(b"during").await.unwrap();
+    s.read_exact(&mut b).await.unwrap();
+    assert_eq!(&b, b"during", "the open stream still flows while draining");
+    expect_closed_at_once(addr).await; // new streams are refused meanwhile
+    assert!(!stopping.is_finished(), "the agent waits for its open stream");
+    drop(s);
+    tokio::time::timeout(PROMPTLY, stopping).await.expect("agent stops once drained").unwrap();
+    drop(hub);
+}

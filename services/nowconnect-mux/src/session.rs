@@ -137,6 +137,8 @@ pub(crate) struct Shared {
     pub(crate) dialer: Option<Arc<dyn Dialer>>,
     pub(crate) tasks: TaskTracker,
     pub(crate) peer: Arc<str>,
+    /// Set by [`SessionHandle::stop_accepting`]: new OPENs are answered with RST `shutdown`.
+    pub(crate) draining: std::sync::atomic::AtomicBool,
 }
 
 /// A cheap handle on a running session.
@@ -189,6 +191,7 @@ impl Session {
             clock: Instant::now(),
             dialer,
             tasks: TaskTracker::new(),
+            draining: std::sync::atomic::AtomicBool::new(false),
         });
         let lanes = Lanes {
             control: control_rx,
@@ -434,6 +437,11 @@ impl SessionHandle {
     /// Whether the session has ended (or is ending).
     pub fn is_closed(&self) -> bool {
         self.shared.cancel.is_cancelled()
+    }
+
+    /// Agent: refuse new streams from now on (RST `shutdown`) while open ones drain.
+    pub fn stop_accepting(&self) {
+        self.shared.draining.store(true, Ordering::SeqCst);
     }
 
     /// Resets every open stream (telling the peer) — the end of a graceful drain.

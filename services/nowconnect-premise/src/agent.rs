@@ -140,6 +140,7 @@ fn session_config(cfg: &AgentConfig, protocol: Negotiated) -> SessionConfig {
 
 async fn drain(handle: &nowconnect_mux::SessionHandle, grace: Duration) {
     let deadline = Instant::now() + grace;
+    handle.stop_accepting();
     tracing::info!(event = "agent_draining", streams = handle.stream_count());
     while handle.stream_count() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;

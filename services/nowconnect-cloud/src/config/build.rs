@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
+use nowconnect_config::{Env, Sourced, boolean, int, ip, log_format, log_level, text};
+
 use super::env::*;
 use super::raw::{RawHub, RawLimits, RawObservability, RawPdp, RawTunnel};
-use super::source::{Env, Sourced, boolean, int, ip, text};
 use super::{
-    ConfigError, HubConfig, LimitsConfig, LogFormat, ObservabilityConfig, PdpConfig, TunnelConfig,
-    defaults, listeners, security,
+    ConfigError, HubConfig, LimitsConfig, ObservabilityConfig, PdpConfig, TunnelConfig, defaults,
+    listeners, security,
 };
 
 pub(super) fn hub(raw: RawHub, env: &Env<'_>) -> Result<HubConfig, ConfigError> {
@@ -133,23 +134,6 @@ fn observability(raw: RawObservability, env: &Env<'_>) -> Result<ObservabilityCo
             None => defaults::LOG_FORMAT,
         },
     })
-}
-
-/// Normalizes a log level to the lowercase `tracing` name (`WARNING` is accepted as `warn`).
-fn log_level(s: &str) -> Result<String, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        level @ ("trace" | "debug" | "info" | "warn" | "error") => Ok(level.to_owned()),
-        "warning" => Ok("warn".to_owned()),
-        _ => Err("must be one of trace, debug, info, warn, error".to_owned()),
-    }
-}
-
-fn log_format(s: &str) -> Result<LogFormat, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "plain" => Ok(LogFormat::Plain),
-        "json" => Ok(LogFormat::Json),
-        _ => Err("must be plain or json".to_owned()),
-    }
 }
 
 fn pdp(raw: RawPdp, env: &Env<'_>) -> Result<PdpConfig, ConfigError> {

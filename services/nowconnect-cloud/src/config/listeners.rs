@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use nowconnect_config::Sourced;
+
 use super::raw::RawListener;
-use super::source::Sourced;
 use super::{ConfigError, ListenerConfig};
 
 pub(super) fn build(raw: Vec<RawListener>) -> Result<Vec<ListenerConfig>, ConfigError> {

@@ -3,9 +3,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use nowconnect_config::{Env, Sourced, boolean, int, text};
+
 use super::env::*;
 use super::raw::RawSecurity;
-use super::source::{Env, Sourced, boolean, int, text};
 use super::{ConfigError, SecurityConfig, defaults};
 
 /// URL schemes accepted for `security.jwks_url`; anything without `://` is a path.

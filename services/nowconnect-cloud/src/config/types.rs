@@ -4,6 +4,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use super::LogFormat;
+
 /// Everything the hub needs to start.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
@@ -94,15 +96,6 @@ pub struct ObservabilityConfig {
     pub log_level: String,
     /// Log line format.
     pub log_format: LogFormat,
-}
-
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable text.
-    Plain,
-    /// One JSON object per line.
-    Json,
 }
 
 /// Per-stream authorization by an AuthZEN 1.0 PDP.

@@ -204,6 +204,11 @@ fn open(shared: &Arc<Shared>, key: StreamKey, connector: &str) -> Option<Session
         return Some(protocol_error(shared, "OPEN sent to a hub".into()));
     };
     let connector: Arc<str> = Arc::from(connector);
+    if shared.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        tracing::info!(event = "stream_refused", cid = %key.cid, %connector, reason = "shutdown");
+        let _ = shared.control.send(Outbound::Rst { key, reason: ResetReason::Shutdown });
+        return None;
+    }
     let (ctx, rx) = match shared.register(key.clone(), connector.clone()) {
         Ok(registered) => registered,
         Err(InsertError::Full) => {

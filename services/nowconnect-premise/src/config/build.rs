@@ -3,9 +3,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use nowconnect_config::{Env, int, ip, log_format, log_level, text};
+
 use super::env::*;
 use super::raw::{RawAgent, RawLimits, RawObservability};
-use super::source::{Env, int, ip, text};
 use super::{AgentConfig, AgentLimits, ConfigError, LogFormat, defaults, proxy, targets, tunnel};
 
 pub(super) fn agent(raw: RawAgent, env: &Env<'_>) -> Result<AgentConfig, ConfigError> {
@@ -129,21 +130,4 @@ fn logging(raw: RawObservability, env: &Env<'_>) -> Result<(String, LogFormat), 
         None => defaults::LOG_FORMAT,
     };
     Ok((level, format))
-}
-
-/// Normalizes a log level to the lowercase `tracing` name (`WARNING` is accepted as `warn`).
-fn log_level(s: &str) -> Result<String, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        level @ ("trace" | "debug" | "info" | "warn" | "error") => Ok(level.to_owned()),
-        "warning" => Ok("warn".to_owned()),
-        _ => Err("must be one of trace, debug, info, warn, error".to_owned()),
-    }
-}
-
-fn log_format(s: &str) -> Result<LogFormat, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "plain" => Ok(LogFormat::Plain),
-        "json" => Ok(LogFormat::Json),
-        _ => Err("must be plain or json".to_owned()),
-    }
 }

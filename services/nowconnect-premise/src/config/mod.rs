@@ -9,7 +9,9 @@
 //! and exits with [`EXIT_CONFIG`]. Credentials (the proxy URL) are wrapped in [`Secret`].
 //!
 //! The environment is passed in as a lookup function, so tests inject a map instead of mutating
-//! the process environment. Variable names are the constants in [`env`](mod@env).
+//! the process environment. Variable names are the constants in [`env`](mod@env). The plumbing
+//! (YAML errors naming the key, environment layering, value parsers) is `nowconnect-config`;
+//! the keys, variables, defaults and checks are here.
 //!
 //! Not done here: reading the token file (it is re-read at every connect, so it only has to
 //! exist then), resolving target hosts, loading the CA bundle.
@@ -17,24 +19,18 @@
 mod build;
 pub mod defaults;
 pub mod env;
-mod error;
 mod proxy;
 mod raw;
-mod source;
 mod targets;
 mod tunnel;
 mod types;
-mod yaml;
 
 use std::path::Path;
 
-pub use error::ConfigError;
-pub use types::{
-    AgentConfig, AgentLimits, AgentTunnelConfig, LogFormat, ProxyConfig, Secret, Target,
-};
+use nowconnect_config::{Env, parse_yaml, read_yaml};
 
-/// Process exit code for a refused configuration (`EX_USAGE`).
-pub const EXIT_CONFIG: i32 = 64;
+pub use nowconnect_config::{ConfigError, EXIT_CONFIG, LogFormat};
+pub use types::{AgentConfig, AgentLimits, AgentTunnelConfig, ProxyConfig, Secret, Target};
 
 /// Name used in errors for YAML that did not come from a file.
 const INLINE_SOURCE: &str = "premise.yaml";
@@ -44,16 +40,7 @@ pub fn load(
     path: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<AgentConfig, ConfigError> {
-    match path {
-        None => build::agent(raw::RawAgent::default(), &source::Env::new(env)),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            parse(&path.display().to_string(), &text, env)
-        }
-    }
+    build::agent(read_yaml(path)?, &Env::new(env))
 }
 
 /// Parses and validates YAML text, with `env` overriding it.
@@ -61,15 +48,5 @@ pub fn from_yaml_str(
     yaml: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<AgentConfig, ConfigError> {
-    parse(INLINE_SOURCE, yaml, env)
-}
-
-fn parse(
-    source_name: &str,
-    text: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<AgentConfig, ConfigError> {
-    let raw: raw::RawAgent =
-        serde_saphyr::from_str(text).map_err(|e| yaml::error(source_name, text, &e))?;
-    build::agent(raw, &source::Env::new(env))
+    build::agent(parse_yaml(INLINE_SOURCE, yaml)?, &Env::new(env))
 }

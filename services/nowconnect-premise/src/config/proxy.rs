@@ -7,9 +7,10 @@
 
 use std::path::PathBuf;
 
+use nowconnect_config::{Env, Sourced, boolean, text};
+
 use super::env::*;
 use super::raw::RawProxy;
-use super::source::{Env, Sourced, boolean, text};
 use super::{ConfigError, ProxyConfig, Secret, defaults};
 
 pub(super) fn build(raw: RawProxy, env: &Env<'_>) -> Result<ProxyConfig, ConfigError> {

@@ -8,9 +8,10 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use nowconnect_config::{Env, int, text};
+
 use super::env::{target_host_var, target_port_var};
 use super::raw::RawTarget;
-use super::source::{Env, int, text};
 use super::{ConfigError, Target};
 
 /// Longest DNS name.

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use nowconnect_config::{Env, Parser, Sourced, boolean, int, list, text};
+
 use super::env::*;
 use super::raw::RawTunnel;
-use super::source::{Env, Parser, Sourced, boolean, int, list, text};
 use super::{AgentTunnelConfig, ConfigError, defaults};
 
 /// Names, ids and connectors travel in HELLO, logs and metric labels: keep them plain.

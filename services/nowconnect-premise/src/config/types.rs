@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::LogFormat;
+
 /// Everything the agent needs to start.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -90,15 +92,6 @@ pub struct ProxyConfig {
     pub no_proxy: Option<String>,
     /// Extra PEM roots trusted for `wss://`, on top of the system roots.
     pub ca_bundle: Option<PathBuf>,
-}
-
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable text.
-    Plain,
-    /// One JSON object per line.
-    Json,
 }
 
 /// A value that must never reach a log: `Debug` prints `Secret(<redacted>)` and there is no

@@ -1,19 +1,20 @@
 //! Layering of one setting: environment variable over YAML key over default.
 //!
 //! The winning value remembers where it came from, so a validation error names it the way the
-//! operator wrote it: `limits.queue_depth_per_cid: 0: ...` for the file,
+//! operator wrote it, e.g. `limits.queue_depth_per_cid: 0: ...` for the file,
 //! `NC_CONNECT_TIMEOUT_MS="abc": ...` for the environment. The environment is an injected
-//! lookup, so tests never touch the process environment.
+//! lookup, so tests never touch the process environment. Which keys and variables exist is the
+//! caller's business.
 
 use std::fmt::Debug;
 use std::net::IpAddr;
 use std::num::{IntErrorKind, ParseIntError};
 use std::str::FromStr;
 
-use super::ConfigError;
+use crate::{ConfigError, LogFormat};
 
 /// Turns an environment variable's text into a value, or says why it cannot.
-pub(super) type Parser<T> = fn(&str) -> Result<T, String>;
+pub type Parser<T> = fn(&str) -> Result<T, String>;
 
 /// Where a value came from.
 #[derive(Debug, Clone)]
@@ -24,14 +25,15 @@ enum Origin {
 
 /// A setting's value plus its origin.
 #[derive(Debug, Clone)]
-pub(super) struct Sourced<T> {
-    pub(super) value: T,
+pub struct Sourced<T> {
+    /// The value itself.
+    pub value: T,
     origin: Origin,
 }
 
 impl<T: Debug> Sourced<T> {
     /// A value read from (or defaulted for) the YAML key `key`.
-    pub(super) fn key(key: &str, value: T) -> Self {
+    pub fn key(key: &str, value: T) -> Self {
         Self {
             value,
             origin: Origin::Key(key.to_owned()),
@@ -39,7 +41,7 @@ impl<T: Debug> Sourced<T> {
     }
 
     /// The error for this value, naming its key or variable.
-    pub(super) fn invalid(&self, reason: impl Into<String>) -> ConfigError {
+    pub fn invalid(&self, reason: impl Into<String>) -> ConfigError {
         match &self.origin {
             Origin::Key(key) => ConfigError::Invalid {
                 key: key.clone(),
@@ -55,7 +57,7 @@ impl<T: Debug> Sourced<T> {
     }
 
     /// Like [`Sourced::invalid`] but never shows the value (it may hold credentials).
-    pub(super) fn invalid_redacted(&self, reason: &str) -> ConfigError {
+    pub fn invalid_redacted(&self, reason: &str) -> ConfigError {
         let value = "<redacted>".to_owned();
         match &self.origin {
             Origin::Key(key) => ConfigError::Invalid {
@@ -72,11 +74,7 @@ impl<T: Debug> Sourced<T> {
     }
 
     /// The value if `ok` holds for it, otherwise the error with `reason`.
-    pub(super) fn ensure(
-        self,
-        ok: impl FnOnce(&T) -> bool,
-        reason: &str,
-    ) -> Result<T, ConfigError> {
+    pub fn ensure(self, ok: impl FnOnce(&T) -> bool, reason: &str) -> Result<T, ConfigError> {
         if ok(&self.value) {
             Ok(self.value)
         } else {
@@ -85,7 +83,7 @@ impl<T: Debug> Sourced<T> {
     }
 
     /// The value if it lies in `min..=max`.
-    pub(super) fn in_range(self, min: T, max: T) -> Result<T, ConfigError>
+    pub fn in_range(self, min: T, max: T) -> Result<T, ConfigError>
     where
         T: PartialOrd + std::fmt::Display,
     {
@@ -94,7 +92,7 @@ impl<T: Debug> Sourced<T> {
     }
 
     /// The value if it is at least `min`.
-    pub(super) fn at_least(self, min: T) -> Result<T, ConfigError>
+    pub fn at_least(self, min: T) -> Result<T, ConfigError>
     where
         T: PartialOrd + std::fmt::Display,
     {
@@ -105,30 +103,57 @@ impl<T: Debug> Sourced<T> {
 
 impl Sourced<String> {
     /// Parses a YAML string with an environment parser, naming the key on failure.
-    pub(super) fn parse<T>(self, parse: Parser<T>) -> Result<T, ConfigError> {
+    pub fn parse<T>(self, parse: Parser<T>) -> Result<T, ConfigError> {
         parse(&self.value).map_err(|reason| self.invalid(reason))
     }
 }
 
 /// The injected environment.
-pub(super) struct Env<'a> {
+pub struct Env<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
 }
 
+impl std::fmt::Debug for Env<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env").finish_non_exhaustive()
+    }
+}
+
 impl<'a> Env<'a> {
-    pub(super) fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+    /// Reads variables through `lookup` (in production `|n| std::env::var(n).ok()`).
+    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
         Self { lookup }
     }
 
     /// The variable's trimmed value; unset and empty both count as "not set".
-    pub(super) fn get(&self, name: &str) -> Option<String> {
+    pub fn get(&self, name: &str) -> Option<String> {
         (self.lookup)(name)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     }
 
+    /// Text from `name` if set, else the YAML value; unlike [`Env::layer`], a variable set to the
+    /// empty string still wins (for settings where empty means "off").
+    pub fn layer_keep_empty(
+        &self,
+        name: &str,
+        key: &str,
+        yaml: Option<String>,
+    ) -> Option<Sourced<String>> {
+        match (self.lookup)(name).map(|v| v.trim().to_owned()) {
+            Some(raw) => Some(Sourced {
+                value: raw.clone(),
+                origin: Origin::Env {
+                    name: name.to_owned(),
+                    raw,
+                },
+            }),
+            None => yaml.map(|value| Sourced::key(key, value)),
+        }
+    }
+
     /// `name` if set, else the YAML value, else nothing.
-    pub(super) fn layer<T: Debug>(
+    pub fn layer<T: Debug>(
         &self,
         name: &str,
         parse: Parser<T>,
@@ -155,7 +180,7 @@ impl<'a> Env<'a> {
     }
 
     /// `name` if set, else the YAML value, else `default` (attributed to the key).
-    pub(super) fn layer_or<T: Debug>(
+    pub fn layer_or<T: Debug>(
         &self,
         name: &str,
         parse: Parser<T>,
@@ -170,7 +195,7 @@ impl<'a> Env<'a> {
 }
 
 /// Parses a decimal integer.
-pub(super) fn int<T: FromStr<Err = ParseIntError>>(s: &str) -> Result<T, String> {
+pub fn int<T: FromStr<Err = ParseIntError>>(s: &str) -> Result<T, String> {
     s.parse().map_err(|e: ParseIntError| {
         match e.kind() {
             IntErrorKind::PosOverflow => "too large",
@@ -182,7 +207,7 @@ pub(super) fn int<T: FromStr<Err = ParseIntError>>(s: &str) -> Result<T, String>
 }
 
 /// Parses `true`/`false`/`1`/`0` (any case).
-pub(super) fn boolean(s: &str) -> Result<bool, String> {
+pub fn boolean(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
@@ -191,12 +216,17 @@ pub(super) fn boolean(s: &str) -> Result<bool, String> {
 }
 
 /// Parses an IPv4 or IPv6 address.
-pub(super) fn ip(s: &str) -> Result<IpAddr, String> {
+pub fn ip(s: &str) -> Result<IpAddr, String> {
     s.parse().map_err(|_| "not an IP address".to_owned())
 }
 
+/// Any text.
+pub fn text(s: &str) -> Result<String, String> {
+    Ok(s.to_owned())
+}
+
 /// A comma-separated list (`NC_CONNECTORS=a,b`); items are trimmed and must not be empty.
-pub(super) fn list(s: &str) -> Result<Vec<String>, String> {
+pub fn list(s: &str) -> Result<Vec<String>, String> {
     let items: Vec<String> = s.split(',').map(|i| i.trim().to_owned()).collect();
     if items.iter().any(String::is_empty) {
         return Err("empty entry in comma-separated list".to_owned());
@@ -204,7 +234,82 @@ pub(super) fn list(s: &str) -> Result<Vec<String>, String> {
     Ok(items)
 }
 
-/// Any text.
-pub(super) fn text(s: &str) -> Result<String, String> {
-    Ok(s.to_owned())
+/// Normalizes a log level to the lowercase `tracing` name (`WARNING` is accepted as `warn`).
+pub fn log_level(s: &str) -> Result<String, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        level @ ("trace" | "debug" | "info" | "warn" | "error") => Ok(level.to_owned()),
+        "warning" => Ok("warn".to_owned()),
+        _ => Err("must be one of trace, debug, info, warn, error".to_owned()),
+    }
+}
+
+/// Parses `plain` or `json` (any case).
+pub fn log_format(s: &str) -> Result<LogFormat, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "plain" => Ok(LogFormat::Plain),
+        "json" => Ok(LogFormat::Json),
+        _ => Err("must be plain or json".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(name: &str) -> Option<String> {
+        match name {
+            "SET" => Some(" 7 ".to_owned()),
+            "EMPTY" => Some("  ".to_owned()),
+            "BAD" => Some("abc".to_owned()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn environment_wins_over_yaml_and_default() -> Result<(), ConfigError> {
+        let env = Env::new(&lookup);
+        assert_eq!(env.layer_or("SET", int::<u16>, "a.b", Some(5), 1)?.value, 7);
+        assert_eq!(
+            env.layer_or("EMPTY", int::<u16>, "a.b", Some(5), 1)?.value,
+            5
+        );
+        assert_eq!(env.layer_or("UNSET", int::<u16>, "a.b", None, 1)?.value, 1);
+        assert!(env.layer("UNSET", int::<u16>, "a.b", None)?.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn keep_empty_lets_an_empty_variable_win() {
+        let env = Env::new(&lookup);
+        let got = env.layer_keep_empty("EMPTY", "a.b", Some("x".to_owned()));
+        assert_eq!(got.map(|s| s.value), Some(String::new()));
+    }
+
+    #[test]
+    fn errors_name_the_origin() {
+        let env = Env::new(&lookup);
+        let err = env.layer("BAD", int::<u16>, "a.b", None).err();
+        assert_eq!(
+            err.map(|e| e.to_string()),
+            Some(r#"BAD="abc": not an integer"#.to_owned())
+        );
+        let key = Sourced::key("limits.depth", 0_u32).at_least(1).err();
+        assert_eq!(
+            key.map(|e| e.to_string()),
+            Some("limits.depth: 0: must be at least 1".to_owned())
+        );
+        let secret = Sourced::key("proxy.url", "u:p@x".to_owned()).invalid_redacted("bad");
+        assert_eq!(secret.to_string(), "proxy.url: <redacted>: bad");
+    }
+
+    #[test]
+    fn value_parsers() {
+        assert_eq!(boolean("TRUE"), Ok(true));
+        assert!(boolean("yes").is_err());
+        assert_eq!(int::<u8>("256"), Err("too large".to_owned()));
+        assert_eq!(list(" a, b "), Ok(vec!["a".to_owned(), "b".to_owned()]));
+        assert!(list("a,,b").is_err());
+        assert_eq!(log_level("WARNING"), Ok("warn".to_owned()));
+        assert_eq!(log_format("Json"), Ok(LogFormat::Json));
+    }
 }

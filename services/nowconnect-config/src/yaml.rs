@@ -1,19 +1,42 @@
-//! Turns a `serde-saphyr` error into one line that names the key.
+//! YAML text or file → a service's raw structs, with a `serde-saphyr` error turned into one line
+//! that names the key.
 //!
 //! The parser reports a message and a position; it does not know the key path. For block-style
 //! YAML (what our examples use) the path is recovered from the indentation above the position,
 //! e.g. `listeners[1].bind`, and the value is copied from the line. When the position is inside a
 //! flow collection (`{...}`, `[...]`) the path is not guessed and only the position is given.
 
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
 use serde_saphyr::{SnippetMode, render_options};
 
-use super::ConfigError;
+use crate::ConfigError;
 
 /// Values quoted in messages are cut to this many characters.
 const MAX_VALUE_CHARS: usize = 80;
 
+/// Deserializes YAML `text` into the raw structs `R`; `source_name` (a file name, or the name
+/// the service gives in-memory text, e.g. `cloud.yaml`) starts every error.
+pub fn parse_yaml<R: DeserializeOwned>(source_name: &str, text: &str) -> Result<R, ConfigError> {
+    serde_saphyr::from_str(text).map_err(|e| error(source_name, text, &e))
+}
+
+/// Reads and deserializes the YAML file at `path`; with no file, `R::default()`.
+pub fn read_yaml<R: DeserializeOwned + Default>(path: Option<&Path>) -> Result<R, ConfigError> {
+    let Some(path) = path else {
+        return Ok(R::default());
+    };
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        path: name.clone(),
+        reason: e.to_string(),
+    })?;
+    parse_yaml(&name, &text)
+}
+
 /// The one-line error for `err`, raised while parsing `text` (named `source_name`).
-pub(super) fn error(source_name: &str, text: &str, err: &serde_saphyr::Error) -> ConfigError {
+fn error(source_name: &str, text: &str, err: &serde_saphyr::Error) -> ConfigError {
     let rendered = err.render_with_options(render_options! { snippets: SnippetMode::Off });
     let message = match err.location() {
         None => rendered,
@@ -277,6 +300,51 @@ mod tests {
         assert_eq!(locate(text, 2, 5), hint("listeners[0].name", None));
         let compact = "listeners:\n- name: a\n- name: b\n  bogus: 1\n";
         assert_eq!(locate(compact, 4, 3), hint("listeners[1].bogus", None));
+    }
+
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        tunnel: Option<RawTunnel>,
+    }
+
+    #[derive(Debug, Default, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawTunnel {
+        port: Option<u16>,
+    }
+
+    fn parse_error(text: &str) -> Option<String> {
+        parse_yaml::<Raw>("x.yaml", text)
+            .err()
+            .map(|e| e.to_string())
+    }
+
+    #[test]
+    fn errors_name_the_source_and_key() {
+        let ok = parse_yaml::<Raw>("x.yaml", "tunnel:\n  port: 1\n");
+        assert_eq!(ok.ok().and_then(|r| r.tunnel?.port), Some(1));
+        let wrong = parse_error("tunnel:\n  port: abc\n").unwrap_or_default();
+        assert!(
+            wrong.starts_with(r#"x.yaml: tunnel.port: "abc": "#),
+            "{wrong}"
+        );
+        assert!(wrong.ends_with("at line 2, column 9"), "{wrong}");
+        let unknown = parse_error("tunnel:\n  bogus: 1\n").unwrap_or_default();
+        assert!(
+            unknown.starts_with(r#"x.yaml: unknown key "tunnel.bogus" at line 2, column 3"#),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn no_file_is_the_default_and_a_missing_file_is_named() {
+        assert!(read_yaml::<Raw>(None).is_ok_and(|r| r.tunnel.is_none()));
+        let missing = read_yaml::<Raw>(Some(Path::new("/nonexistent/x.yaml")));
+        assert!(matches!(
+            missing,
+            Err(ConfigError::Read { path, .. }) if path == "/nonexistent/x.yaml"
+        ));
     }
 
     #[test]

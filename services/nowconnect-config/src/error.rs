@@ -1,7 +1,7 @@
 //! The one error type of configuration loading.
 //!
 //! Every variant renders as ONE line that names the key (or environment variable), the offending
-//! value and the reason, so `main` can print it as-is and exit with [`super::EXIT_CONFIG`].
+//! value and the reason, so `main` can print it as-is and exit with [`crate::EXIT_CONFIG`].
 
 /// Why a configuration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,7 +18,7 @@ pub enum ConfigError {
     /// The YAML is malformed or does not fit the schema (unknown key, wrong type, ...).
     #[error("{source_name}: {message}")]
     Yaml {
-        /// The file name (or `premise.yaml` for in-memory text).
+        /// The file name (for in-memory text, the name the service gives it, e.g. `cloud.yaml`).
         source_name: String,
         /// The parser's reason, with the key path and position when known.
         message: String,
