@@ -16,8 +16,13 @@ pub fn binary(name: &str) -> PathBuf {
     }
     let path = dir.join(name);
     if !path.exists() {
+        let release = dir.file_name().is_some_and(|d| d == "release");
+        let mut args = vec!["build", "--bin", name];
+        if release {
+            args.push("--release");
+        }
         let status = Command::new(env!("CARGO"))
-            .args(["build", "--bin", name])
+            .args(&args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("run cargo build");

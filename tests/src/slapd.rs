@@ -2,7 +2,7 @@
 //!
 //! [`Slapd::start`] builds a private instance in a temp dir: `cn=config` from
 //! `fixtures/slapd-config.ldif` (mdb; schemas core, cosine, nis, inetorgperson) and the data from
-//! `fixtures/seed.ldif` (20 users, 4 groups), both loaded with `slapadd`, then runs `slapd` on a
+//! `fixtures/seed.ldif` (20 users, 3 groupOfNames groups and a posixGroup), both loaded with `slapadd`, then runs `slapd` on a
 //! free loopback port as a child of the test, killed and reaped on drop (a daemonized one would
 //! linger as a zombie under PID 1). Start-up takes ~70–200 ms.
 //!

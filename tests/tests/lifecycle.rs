@@ -319,8 +319,7 @@ async fn idle_streams_are_reaped() {
 async fn hub_process_exits_zero_on_sigterm_after_draining() {
     let creds = Creds::new();
     let work = tempfile::tempdir().unwrap();
-    let mut opts = HubOpts::default();
-    opts.tunnel_port = targets::closed_port().await.port();
+    let opts = HubOpts { tunnel_port: targets::closed_port().await.port(), ..HubOpts::default() };
     let cfg = work.path().join("cloud.yaml");
     std::fs::write(&cfg, stack::hub_yaml(&creds, &[], &opts)).unwrap();
     let cfg_arg = cfg.display().to_string();

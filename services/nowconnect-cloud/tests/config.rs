@@ -63,7 +63,6 @@ fn defaults_are_the_spec_values() -> anyhow::Result<()> {
     assert_eq!(l.queue_depth_per_cid, 100);
     assert_eq!(l.max_conn_total, 2000);
     assert_eq!(l.shutdown_grace, Duration::from_millis(10_000));
-    assert_eq!(l.pending_bytes, 262_144);
     let s = &cfg.security;
     assert_eq!(s.audience, "nowconnect");
     assert_eq!(s.issuer, None);

@@ -3,7 +3,8 @@
 //!
 //! Fails when a variable in `config::env` or a key of `examples/premise.yaml` is not documented,
 //! when a documented key does not exist, when a documented default or range differs from
-//! `config::defaults`, or when the page's complete examples (environment only, and YAML) no longer load.
+//! `config::defaults`, or when the page's complete examples (environment only, and YAML) no
+//! longer load.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Display;
@@ -96,10 +97,8 @@ fn example_block(section: &str, lang: &str) -> String {
         .to_owned()
 }
 
-/// Dotted keys of block-style YAML, found by indentation: `a.b` for nested mappings, `a[].b` for
-/// keys of list entries; a key with a value on its line (scalar or flow `[...]`) is a leaf.
-/// Keys written only as comments (`  # issuer: ...`) count too, under their enclosing key.
-/// `targets.<name>...` is documented once as `targets.<connector>...`.
+/// The documented form of every key in `text`: `targets.<name>...` is documented once, as
+/// `targets.<connector>...`.
 fn yaml_keys(text: &str) -> BTreeSet<String> {
     scan_keys(text)
         .into_iter()
@@ -113,6 +112,9 @@ fn yaml_keys(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Dotted keys of block-style YAML, found by indentation: `a.b` for nested mappings, `a[].b` for
+/// keys of list entries; a key with a value on its line (scalar or flow `[...]`) is a leaf.
+/// Keys written only as comments (`  # ca_bundle: ...`) count too, under their enclosing key.
 fn scan_keys(text: &str) -> BTreeSet<String> {
     let mut stack: Vec<(usize, String)> = Vec::new();
     let mut keys = BTreeSet::new();
@@ -254,7 +256,7 @@ fn every_documented_key_exists() {
         });
         assert!(
             used,
-            "{key} is documented but not in the complete example (which is checked against the code)"
+            "{key} is documented but missing from the complete example (which the loader checks)"
         );
     }
 }

@@ -86,10 +86,6 @@ fn limits(raw: RawLimits) -> Result<LimitsConfig, ConfigError> {
         "limits.max_conn_total",
         raw.max_conn_total.unwrap_or(defaults::MAX_CONN_TOTAL),
     );
-    let pending = Sourced::key(
-        "limits.pending_bytes",
-        raw.pending_bytes.unwrap_or(defaults::PENDING_BYTES),
-    );
     Ok(LimitsConfig {
         idle_timeout: millis(
             "limits.idle_timeout_ms",
@@ -105,7 +101,6 @@ fn limits(raw: RawLimits) -> Result<LimitsConfig, ConfigError> {
             defaults::SHUTDOWN_GRACE_MS,
             0,
         )?,
-        pending_bytes: pending.at_least(1)?,
     })
 }
 

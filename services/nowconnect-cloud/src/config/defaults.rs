@@ -35,8 +35,6 @@ pub const QUEUE_DEPTH_RANGE: RangeInclusive<usize> = 1..=100_000;
 pub const MAX_CONN_TOTAL: usize = 2000;
 /// `limits.shutdown_grace_ms`: how long streams may drain after SIGTERM before being reset.
 pub const SHUTDOWN_GRACE_MS: u64 = 10_000;
-/// `limits.pending_bytes`: client bytes held per stream while the agent dials the target.
-pub const PENDING_BYTES: usize = 262_144;
 
 /// `security.audience`: the `aud` every agent token must carry.
 pub const AUDIENCE: &str = "nowconnect";

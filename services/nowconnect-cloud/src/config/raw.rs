@@ -41,7 +41,6 @@ pub(super) struct RawLimits {
     pub(super) queue_depth_per_cid: Option<usize>,
     pub(super) max_conn_total: Option<usize>,
     pub(super) shutdown_grace_ms: Option<u64>,
-    pub(super) pending_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

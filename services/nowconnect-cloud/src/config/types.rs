@@ -64,8 +64,6 @@ pub struct LimitsConfig {
     pub max_conn_total: usize,
     /// How long streams may drain at shutdown before the rest are reset.
     pub shutdown_grace: Duration,
-    /// Client bytes held per stream while the agent dials the target.
-    pub pending_bytes: usize,
 }
 
 /// Agent authentication and client admission.
