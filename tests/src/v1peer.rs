@@ -7,14 +7,17 @@
 //! What it speaks: one JSON object per WebSocket text message; `HELLO` / `HELLO_ACK`; `OPEN`
 //! (hub → agent, UUID cid); `DATA` (standard padded base64, `seq` counted per cid and per
 //! direction from 0, at most [`MAX_WS_PAYLOAD`] raw bytes); `FIN` (`c2a` when the client side
-//! finished, `a2c` when the target side finished) with real half-close; `RST`. Objects it sends
-//! have their keys in alphabetical order (`"t"` is not first), which a tolerant V1 reader must
-//! accept.
+//! finished, `a2c` when the target side finished) with real half-close; `RST`. Objects are
+//! written by `serde_json::Value`, whose map sorts keys (so `"t"` is not first), which a V1
+//! reader must accept.
 //!
 //! What it checks about the other side, recorded in [`Observed::violations`] (tests assert it
 //! stays empty): non-text messages, invalid JSON, unknown `t`, strict padded base64, DATA larger
 //! than [`MAX_WS_PAYLOAD`], `seq` gaps, a FIN whose `dir` names the wrong side, OPEN cids that are
 //! not UUIDs, duplicate cids.
+//!
+//! Also here, for the interop and hostile tests: [`wait_routable`] (poll until a listener
+//! carries an echo) and [`logs`] (capture of the product's log events and panics).
 //!
 //! Not here: V2, reconnects (each peer serves one tunnel), flow control beyond what TCP gives.
 
@@ -32,7 +35,9 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::handshake::server::{
+    Callback, ErrorResponse, Request, Response,
+};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -290,31 +295,28 @@ impl Tunnel {
 
     /// Hands DATA / FIN to the stream's relay; checks `seq` for DATA.
     fn deliver(&self, cid: &str, seq: Option<u64>, item: Inbound) {
-        let mut streams = lock(&self.streams);
-        let Some(slot) = streams.get_mut(cid) else {
-            drop(streams);
-            note(&self.log, |o| o.unknown_cid_frames += 1);
-            return;
-        };
-        if let Some(seq) = seq {
-            if seq != slot.next_seq {
-                let want = slot.next_seq;
+        let mismatch = {
+            let mut streams = lock(&self.streams);
+            let Some(slot) = streams.get_mut(cid) else {
                 drop(streams);
-                violation(
-                    &self.log,
-                    format!("DATA seq {seq} on cid {cid}, expected {want}"),
-                );
-                streams = lock(&self.streams);
-                let Some(slot) = streams.get_mut(cid) else {
-                    return;
-                };
-                slot.next_seq = seq + 1;
-                let _ = slot.tx.send(item);
+                note(&self.log, |o| o.unknown_cid_frames += 1);
                 return;
+            };
+            let mismatch = seq
+                .filter(|&got| got != slot.next_seq)
+                .map(|got| (got, slot.next_seq));
+            if let Some(got) = seq {
+                slot.next_seq = got.wrapping_add(1);
             }
-            slot.next_seq += 1;
+            let _ = slot.tx.send(item);
+            mismatch
+        };
+        if let Some((got, want)) = mismatch {
+            violation(
+                &self.log,
+                format!("DATA seq {got} on cid {cid}, expected {want}"),
+            );
         }
-        let _ = slot.tx.send(item);
     }
 
     /// Registers a stream so that DATA arriving before its socket is ready is queued.
@@ -686,18 +688,27 @@ impl Drop for V1Hub {
     }
 }
 
-async fn serve_agent(shared: Arc<HubShared>, socket: TcpStream, cancel: CancellationToken) {
-    let seen: Arc<Mutex<(Option<String>, String)>> = Arc::default();
-    let record = seen.clone();
-    let callback = move |req: &Request, res: Response| -> Result<Response, ErrorResponse> {
+/// Upgrade details of one agent connection: `(Authorization header, request path)`.
+type Upgrade = Arc<Mutex<(Option<String>, String)>>;
+
+/// Records the upgrade request's `Authorization` header and path, and accepts it.
+struct RecordUpgrade(Upgrade);
+
+impl Callback for RecordUpgrade {
+    fn on_request(self, req: &Request, res: Response) -> Result<Response, ErrorResponse> {
         let auth = req
             .headers()
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        *lock(&record) = (auth, req.uri().path().to_owned());
+        *lock(&self.0) = (auth, req.uri().path().to_owned());
         Ok(res)
-    };
+    }
+}
+
+async fn serve_agent(shared: Arc<HubShared>, socket: TcpStream, cancel: CancellationToken) {
+    let seen = Upgrade::default();
+    let callback = RecordUpgrade(seen.clone());
     let Ok(Ok(mut ws)) = tokio::time::timeout(
         STEP_TIMEOUT,
         tokio_tungstenite::accept_hdr_async(socket, callback),

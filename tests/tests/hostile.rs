@@ -126,6 +126,10 @@ where
 }
 
 fn assert_closed_with(closed: &Closed, code: u16, case: &str) {
+    assert!(
+        closed.frame,
+        "{case}: the peer sends a close frame, not just a dropped connection: {closed:?}"
+    );
     assert_eq!(
         closed.code,
         Some(code),

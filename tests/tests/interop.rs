@@ -3,6 +3,7 @@
 //! implementation in `nowconnect_e2e::v1peer`, written from the SPEC's JSON table.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use futures_util::{SinkExt, StreamExt};
 use nowconnect_e2e::creds::Creds;
 use nowconnect_e2e::stack::{AgentOpts, HubOpts, Stack, start_agent, start_hub};
 use nowconnect_e2e::targets;
@@ -13,6 +14,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 /// Stream sizes of every integrity check: one byte, around one V1 frame, and up to 1 MiB.
 const SIZES: [usize; 8] = [1, 100, 8191, 8192, 8193, 65_536, 300_001, 1 << 20];
@@ -255,5 +259,52 @@ async fn real_hub_without_v2_and_real_agent_speak_v1() {
             .any(|e| logs::has(e, "agent_id", "agent-1") && logs::has(e, "protocol", "v2")),
         "nothing negotiated V2 with a hub that has it off"
     );
+    assert_eq!(logs::product_panics(), Vec::<String>::new());
+}
+
+/// HELLOs as older agents write them (docs/protocol.md §2: `ver` as a number or missing,
+/// `null` for an absent field, unknown fields, keys in any order) are accepted on V1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_hub_accepts_old_hello_shapes() {
+    logs::install();
+    let creds = Creds::new();
+    let hub = start_hub(&creds, &["echo"], HubOpts::default()).await;
+    let shapes = [
+        r#"{"t":"HELLO","agent_id":"AID","connectors":["echo"],"ver":1}"#,
+        r#"{"t":"HELLO","agent_id":"AID","connectors":["echo"]}"#,
+        r#"{"connectors":["echo"],"ver":"1","agent_id":"AID","t":"HELLO","caps":null,"max_frame":null}"#,
+        r#"{"t":"HELLO","agent_id":"AID","connectors":["echo"],"ver":"1","epoch":7,"tenant":{"id":1}}"#,
+    ];
+    for (i, shape) in shapes.iter().enumerate() {
+        let agent_id = format!("old-shape-{i}");
+        let mut request = hub.url().into_client_request().unwrap();
+        let bearer = format!("Bearer {}", creds.token(&agent_id));
+        request
+            .headers_mut()
+            .insert("authorization", HeaderValue::from_str(&bearer).unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        ws.send(Message::text(shape.replace("AID", &agent_id)))
+            .await
+            .unwrap();
+        let ack = loop {
+            match tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .expect("an answer within 5 s")
+            {
+                Some(Ok(Message::Text(t))) => break t.to_string(),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("HELLO {shape}: expected HELLO_ACK, got {other:?}"),
+            }
+        };
+        let ack: serde_json::Value = serde_json::from_str(&ack).unwrap();
+        assert_eq!(ack["t"], "HELLO_ACK", "HELLO {shape}");
+        assert!(
+            !ack["caps"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c == "v2")),
+            "HELLO {shape}: stays on V1, got {ack}"
+        );
+        ws.close(None).await.ok();
+    }
     assert_eq!(logs::product_panics(), Vec::<String>::new());
 }
