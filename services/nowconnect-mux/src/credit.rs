@@ -46,3 +46,25 @@ impl SendCredit {
         self.window.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn wait_returns_available_credit_capped_and_blocks_until_granted() {
+        let credit = Arc::new(SendCredit::new(10));
+        assert_eq!(credit.wait(4).await, 4);
+        credit.spend(10);
+        let waiter = tokio::spawn({
+            let credit = credit.clone();
+            async move { credit.wait(100).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "no credit: the pump waits");
+        credit.grant(7).unwrap();
+        assert_eq!(waiter.await.unwrap(), 7);
+    }
+}

@@ -206,7 +206,10 @@ fn open(shared: &Arc<Shared>, key: StreamKey, connector: &str) -> Option<Session
     let connector: Arc<str> = Arc::from(connector);
     if shared.draining.load(std::sync::atomic::Ordering::SeqCst) {
         tracing::info!(event = "stream_refused", cid = %key.cid, %connector, reason = "shutdown");
-        let _ = shared.control.send(Outbound::Rst { key, reason: ResetReason::Shutdown });
+        let _ = shared.control.send(Outbound::Rst {
+            key,
+            reason: ResetReason::Shutdown,
+        });
         return None;
     }
     let (ctx, rx) = match shared.register(key.clone(), connector.clone()) {
