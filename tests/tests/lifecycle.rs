@@ -319,7 +319,10 @@ async fn idle_streams_are_reaped() {
 async fn hub_process_exits_zero_on_sigterm_after_draining() {
     let creds = Creds::new();
     let work = tempfile::tempdir().unwrap();
-    let opts = HubOpts { tunnel_port: targets::closed_port().await.port(), ..HubOpts::default() };
+    let opts = HubOpts {
+        tunnel_port: targets::closed_port().await.port(),
+        ..HubOpts::default()
+    };
     let cfg = work.path().join("cloud.yaml");
     std::fs::write(&cfg, stack::hub_yaml(&creds, &[], &opts)).unwrap();
     let cfg_arg = cfg.display().to_string();
@@ -347,9 +350,23 @@ async fn silent_agent_is_dropped_by_the_ping_timeout() {
     use tokio_tungstenite::tungstenite::Message;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let creds = Creds::new();
-    let hub = start_hub(&creds, &["quiet"], HubOpts { ping_interval_sec: 1, ping_timeout_sec: 1, ..HubOpts::default() }).await;
+    let hub = start_hub(
+        &creds,
+        &["quiet"],
+        HubOpts {
+            ping_interval_sec: 1,
+            ping_timeout_sec: 1,
+            ..HubOpts::default()
+        },
+    )
+    .await;
     let mut req = hub.url().into_client_request().unwrap();
-    req.headers_mut().insert("authorization", format!("Bearer {}", creds.token("quiet-agent")).parse().unwrap());
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", creds.token("quiet-agent"))
+            .parse()
+            .unwrap(),
+    );
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     let hello = r#"{"t":"HELLO","agent_id":"quiet-agent","connectors":["quiet"],"ver":"1"}"#;
     ws.send(Message::Text(hello.into())).await.unwrap();
@@ -360,10 +377,15 @@ async fn silent_agent_is_dropped_by_the_ping_timeout() {
     loop {
         let mut s = TcpStream::connect(hub.listener("quiet")).await.unwrap();
         let mut b = [0u8; 1];
-        if let Ok(Ok(0) | Err(_)) = tokio::time::timeout(Duration::from_millis(500), s.read(&mut b)).await {
+        if let Ok(Ok(0) | Err(_)) =
+            tokio::time::timeout(Duration::from_millis(500), s.read(&mut b)).await
+        {
             break; // refused at once: the silent agent is gone
         }
-        assert!(tokio::time::Instant::now() < deadline, "silent agent never dropped");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "silent agent never dropped"
+        );
     }
     drop(ws);
 }
@@ -379,15 +401,25 @@ async fn agent_drains_open_streams_on_shutdown() {
     s.write_all(b"before").await.unwrap();
     let mut b = [0u8; 6];
     s.read_exact(&mut b).await.unwrap();
-    let Stack { agent, hub, creds: _creds } = stack;
+    let Stack {
+        agent,
+        hub,
+        creds: _creds,
+    } = stack;
     let stopping = tokio::spawn(agent.stop());
     tokio::time::sleep(Duration::from_millis(200)).await;
     s.write_all(b"during").await.unwrap();
     s.read_exact(&mut b).await.unwrap();
     assert_eq!(&b, b"during", "the open stream still flows while draining");
     expect_closed_at_once(addr).await; // new streams are refused meanwhile
-    assert!(!stopping.is_finished(), "the agent waits for its open stream");
+    assert!(
+        !stopping.is_finished(),
+        "the agent waits for its open stream"
+    );
     drop(s);
-    tokio::time::timeout(PROMPTLY, stopping).await.expect("agent stops once drained").unwrap();
+    tokio::time::timeout(PROMPTLY, stopping)
+        .await
+        .expect("agent stops once drained")
+        .unwrap();
     drop(hub);
 }
