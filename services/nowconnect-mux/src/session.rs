@@ -2,7 +2,7 @@
 
 use crate::codec::{Outbound, StreamKey};
 use crate::config::{Role, SessionConfig};
-use crate::stream::{self, CloseReason, InboundRx, StreamCtx, StreamShared};
+use crate::stream::{CloseReason, InboundRx, StreamCtx, StreamShared};
 use crate::table::{Entry, InboundTx, InsertError, StreamTable};
 use crate::writer::{self, Close, Lanes};
 use futures_util::future::BoxFuture;
@@ -10,7 +10,6 @@ use futures_util::{Sink, Stream, StreamExt};
 use nowconnect_protocol::hello::Negotiated;
 use nowconnect_protocol::{Direction, ResetReason};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -20,9 +19,13 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
-use uuid::Uuid;
 
+mod handle;
 mod inbound;
+mod liveness;
+
+pub use handle::SessionHandle;
+pub(crate) use liveness::Liveness;
 
 /// Frames the data lane holds before stream pumps wait (shared by all streams of a tunnel).
 const DATA_LANE: usize = 256;
@@ -82,49 +85,6 @@ impl SessionEnd {
     }
 }
 
-/// Tracks whether the peer still answers.
-#[derive(Debug)]
-pub(crate) struct Liveness {
-    clock: Instant,
-    last_rx: AtomicU64,
-    /// 0 = no ping outstanding, else ms-since-clock + 1 of the oldest unanswered ping.
-    ping_since: AtomicU64,
-}
-
-impl Liveness {
-    fn new() -> Self {
-        Self {
-            clock: Instant::now(),
-            last_rx: AtomicU64::new(0),
-            ping_since: AtomicU64::new(0),
-        }
-    }
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-    pub(crate) fn ping_sent(&self) {
-        let now = self.now_ms() + 1;
-        let _ = self
-            .ping_since
-            .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
-    }
-    fn received(&self, pong: bool) {
-        self.last_rx.store(self.now_ms(), Ordering::Relaxed);
-        if pong {
-            self.ping_since.store(0, Ordering::Relaxed);
-        }
-    }
-    /// Dead when a ping went unanswered for `timeout` and nothing else arrived meanwhile.
-    fn dead(&self, timeout: Duration) -> bool {
-        let since = self.ping_since.load(Ordering::Relaxed);
-        let limit = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-        let now = self.now_ms();
-        since != 0
-            && now.saturating_sub(since - 1) > limit
-            && now.saturating_sub(self.last_rx.load(Ordering::Relaxed)) > limit
-    }
-}
-
 pub(crate) struct Shared {
     pub(crate) cfg: SessionConfig,
     pub(crate) table: Arc<StreamTable>,
@@ -139,21 +99,6 @@ pub(crate) struct Shared {
     pub(crate) peer: Arc<str>,
     /// Set by [`SessionHandle::stop_accepting`]: new OPENs are answered with RST `shutdown`.
     pub(crate) draining: std::sync::atomic::AtomicBool,
-}
-
-/// A cheap handle on a running session.
-#[derive(Clone)]
-pub struct SessionHandle {
-    shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for SessionHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionHandle")
-            .field("peer", &self.shared.peer)
-            .field("streams", &self.shared.table.len())
-            .finish()
-    }
 }
 
 /// Entry point: see [`Session::spawn`].
@@ -374,100 +319,5 @@ impl Shared {
             peer: self.peer.clone(),
         };
         Ok((ctx, rx))
-    }
-}
-
-impl SessionHandle {
-    /// Hub: carries a new client connection as a stream (sends OPEN, then relays). `guard`
-    /// is held until the stream ends (e.g. the connection-limit permit). Returns the cid.
-    pub fn open_stream<G: Send + 'static>(
-        &self,
-        connector: &str,
-        socket: TcpStream,
-        traceparent: Option<String>,
-        guard: G,
-    ) -> Result<String, OpenError> {
-        let shared = &self.shared;
-        if shared.cancel.is_cancelled() || shared.tasks.is_closed() {
-            return Err(OpenError::Closed);
-        }
-        let uuid = Uuid::new_v4();
-        let cid: Arc<str> = Arc::from(uuid.to_string());
-        let key = StreamKey {
-            id: shared.table.allocate(),
-            cid: cid.clone(),
-            uuid,
-        };
-        let connector: Arc<str> = Arc::from(connector);
-        let (ctx, rx) = shared
-            .register(key.clone(), connector.clone())
-            .map_err(|_| OpenError::Full)?;
-        let open = Outbound::Open {
-            key,
-            connector: connector.clone(),
-            traceparent,
-        };
-        if shared.control.send(open).is_err() {
-            shared.table.remove(&ctx.shared.key);
-            return Err(OpenError::Closed);
-        }
-        tracing::info!(event = "stream_open", cid = %cid, connector = %connector, agent_id = %shared.peer);
-        let span = tracing::info_span!("stream", cid = %cid, connector = %connector);
-        shared.tasks.spawn(
-            async move {
-                let (reader, writer) = socket.into_split();
-                stream::relay(ctx, rx, reader, writer).await;
-                drop(guard);
-            }
-            .instrument(span),
-        );
-        Ok(cid.to_string())
-    }
-
-    /// Streams currently open on this tunnel.
-    pub fn stream_count(&self) -> usize {
-        self.shared.table.len()
-    }
-
-    /// The peer's agent id.
-    pub fn peer(&self) -> &str {
-        &self.shared.peer
-    }
-
-    /// Whether the session has ended (or is ending).
-    pub fn is_closed(&self) -> bool {
-        self.shared.cancel.is_cancelled()
-    }
-
-    /// Agent: refuse new streams from now on (RST `shutdown`) while open ones drain.
-    pub fn stop_accepting(&self) {
-        self.shared.draining.store(true, Ordering::SeqCst);
-    }
-
-    /// Resets every open stream (telling the peer) — the end of a graceful drain.
-    pub fn reset_all(&self, reason: ResetReason) {
-        for stream in self.shared.table.all() {
-            if stream.abort(CloseReason::LocalReset(reason.clone())) {
-                let rst = Outbound::Rst {
-                    key: stream.key.clone(),
-                    reason: reason.clone(),
-                };
-                let _ = self.shared.control.send(rst);
-            }
-        }
-    }
-
-    /// Sends a WebSocket close with `code` and `reason` after what is queued; the session then
-    /// ends within a couple of seconds.
-    pub fn close(&self, code: u16, reason: &str) {
-        let _ = self.shared.close.send(Some(Close {
-            code,
-            reason: reason.to_owned(),
-        }));
-    }
-
-    /// Resolves when the session has been cancelled.
-    pub async fn closed(&self) {
-        self.shared.cancel.cancelled().await;
     }
 }
