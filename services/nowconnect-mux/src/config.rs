@@ -1,6 +1,8 @@
 //! Per-tunnel settings.
 
+use crate::observe::Observer;
 use nowconnect_protocol::hello::Negotiated;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which end of the tunnel this session is.
@@ -30,6 +32,8 @@ pub struct SessionConfig {
     pub max_streams: usize,
     /// Who the peer is, for logs (`agent_id`).
     pub peer: String,
+    /// Where streams report bytes, write phases, FIN/RST and their end (metrics).
+    pub observer: Arc<dyn Observer>,
 }
 
 impl SessionConfig {

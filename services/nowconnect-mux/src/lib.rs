@@ -18,6 +18,7 @@
 mod codec;
 mod config;
 mod credit;
+mod observe;
 mod session;
 pub mod signal;
 mod stream;
@@ -25,6 +26,7 @@ mod table;
 mod writer;
 
 pub use config::{Role, SessionConfig};
+pub use observe::{NoopObserver, Observer, StreamObserver, WritePhase};
 pub use session::{DialError, Dialer, OpenError, Session, SessionEnd, SessionHandle};
 pub use stream::CloseReason;
 

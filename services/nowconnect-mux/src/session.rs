@@ -254,13 +254,7 @@ fn sweep_idle(shared: &Shared) {
     for stream in shared.table.all() {
         if stream.idle_for() > shared.cfg.idle_timeout {
             tracing::info!(event = "stream_idle", cid = %stream.key.cid, connector = %stream.connector);
-            if stream.abort(CloseReason::LocalReset(ResetReason::IdleTimeout)) {
-                let rst = Outbound::Rst {
-                    key: stream.key.clone(),
-                    reason: ResetReason::IdleTimeout,
-                };
-                let _ = shared.control.send(rst);
-            }
+            stream.reset(ResetReason::IdleTimeout, &shared.control);
         }
     }
 }
@@ -287,12 +281,14 @@ impl Shared {
             }
         };
         let cancel = self.cancel.child_token();
+        let probe = self.cfg.observer.stream(&connector);
         let shared = Arc::new(StreamShared::new(
             key.clone(),
             connector,
             cancel,
             self.clock,
             window,
+            probe,
         ));
         let max = match self.cfg.role {
             Role::Hub => usize::MAX,

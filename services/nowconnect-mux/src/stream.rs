@@ -9,11 +9,12 @@
 
 use crate::codec::{Outbound, StreamKey};
 use crate::credit::SendCredit;
+use crate::observe::{StreamObserver, WritePhase};
 use crate::table::{Delivery, StreamTable};
 use bytes::{BufMut, BytesMut};
 use nowconnect_protocol::credit::RecvWindow;
 use nowconnect_protocol::{Direction, ResetReason};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::mpsc;
@@ -61,6 +62,9 @@ pub(crate) struct StreamShared {
     pub(crate) recv_window: Option<Mutex<RecvWindow>>,
     bytes_up: AtomicU64,
     bytes_down: AtomicU64,
+    /// Frames waiting in the inbound queue (the queue gauge).
+    queued: AtomicUsize,
+    pub(crate) probe: Arc<dyn StreamObserver>,
 }
 
 impl StreamShared {
@@ -70,6 +74,7 @@ impl StreamShared {
         cancel: CancellationToken,
         clock: Instant,
         window: Option<u32>,
+        probe: Arc<dyn StreamObserver>,
     ) -> Self {
         let shared = Self {
             key,
@@ -82,6 +87,8 @@ impl StreamShared {
             recv_window: window.map(|w| Mutex::new(RecvWindow::new(w))),
             bytes_up: AtomicU64::new(0),
             bytes_down: AtomicU64::new(0),
+            queued: AtomicUsize::new(0),
+            probe,
         };
         shared.touch();
         shared
@@ -97,6 +104,35 @@ impl StreamShared {
         drop(slot);
         self.cancel.cancel();
         won
+    }
+
+    /// Resets the stream from this side: ends it and tells the peer, once.
+    pub(crate) fn reset(&self, reason: ResetReason, control: &mpsc::UnboundedSender<Outbound>) {
+        if self.abort(CloseReason::LocalReset(reason.clone())) {
+            self.probe.rst_sent(&reason);
+            let _ = control.send(Outbound::Rst {
+                key: self.key.clone(),
+                reason,
+            });
+        }
+    }
+
+    /// Adjusts the inbound-queue count (+1 before a push, -1 after a pop or a failed push).
+    pub(crate) fn queued_add(&self, delta: isize) {
+        let d = delta.unsigned_abs();
+        let now = if delta >= 0 {
+            self.queued.fetch_add(d, Ordering::Relaxed) + d
+        } else {
+            self.queued
+                .fetch_sub(d, Ordering::Relaxed)
+                .saturating_sub(d)
+        };
+        self.probe.queue_len(now);
+    }
+
+    /// Frames waiting in the inbound queue.
+    pub(crate) fn queue_len(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     fn reason(&self) -> CloseReason {
@@ -161,12 +197,7 @@ impl StreamCtx {
 
     /// Resets the stream from this side: tells the peer (once) and cancels the local pumps.
     pub(crate) fn reset_local(&self, reason: ResetReason) {
-        if self.shared.abort(CloseReason::LocalReset(reason.clone())) {
-            let _ = self.control.send(Outbound::Rst {
-                key: self.shared.key.clone(),
-                reason,
-            });
-        }
+        self.shared.reset(reason, &self.control);
     }
 }
 
@@ -189,6 +220,7 @@ where
     }
     ctx.table.remove(&ctx.shared.key);
     let reason = ctx.shared.reason();
+    ctx.shared.probe.closed(&reason, started.elapsed());
     let (up, down) = (
         ctx.shared.bytes_up.load(Ordering::Relaxed),
         ctx.shared.bytes_down.load(Ordering::Relaxed),
@@ -233,13 +265,16 @@ async fn pump_up<R: AsyncRead + Unpin>(ctx: &StreamCtx, mut reader: R) {
                 key: shared.key.clone(),
                 dir: ctx.up_dir,
             };
-            let _ = ctx.data.send(fin).await;
+            if ctx.data.send(fin).await.is_ok() {
+                shared.probe.fin_sent();
+            }
             return;
         }
         if let Some(credit) = &shared.send_credit {
             credit.spend(n);
         }
         shared.bytes_up.fetch_add(n as u64, Ordering::Relaxed);
+        shared.probe.bytes(ctx.up_dir, n);
         shared.touch();
         let payload = buf.split_to(n).freeze();
         let data = Outbound::Data {
@@ -256,16 +291,26 @@ async fn pump_up<R: AsyncRead + Unpin>(ctx: &StreamCtx, mut reader: R) {
 
 async fn pump_down<W: AsyncWrite + Unpin>(ctx: &StreamCtx, mut inbound: InboundRx, writer: W) {
     let shared = &ctx.shared;
+    let down_dir = match ctx.up_dir {
+        Direction::C2a => Direction::A2c,
+        Direction::A2c => Direction::C2a,
+    };
     let mut out = BufWriter::with_capacity(DRAIN_AT, writer);
     let mut undrained = 0usize;
     while let Some(item) = inbound.recv().await {
+        shared.queued_add(-1);
         let result = match item {
             Delivery::Data(bytes) => {
+                let started = Instant::now();
                 let written = out.write_all(&bytes).await;
+                shared
+                    .probe
+                    .write_phase(WritePhase::Write, started.elapsed());
                 undrained += bytes.len();
                 shared
                     .bytes_down
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                shared.probe.bytes(down_dir, bytes.len());
                 shared.touch();
                 if written.is_ok() && (inbound.is_empty() || undrained >= DRAIN_AT) {
                     drain(ctx, &mut out, &mut undrained).await
@@ -273,20 +318,17 @@ async fn pump_down<W: AsyncWrite + Unpin>(ctx: &StreamCtx, mut inbound: InboundR
                     written
                 }
             }
-            Delivery::Fin => {
-                let result = match drain(ctx, &mut out, &mut undrained).await {
-                    Ok(()) => out.shutdown().await,
+            Delivery::Fin => match drain(ctx, &mut out, &mut undrained).await {
+                Ok(()) => match out.shutdown().await {
+                    Ok(()) => return,
                     Err(e) => Err(e),
-                };
-                if let Err(e) = result {
-                    tracing::debug!(cid = %shared.key.cid, error = %e, "local shutdown failed");
-                    ctx.reset_local(ResetReason::PeerReset);
-                }
-                return;
-            }
+                },
+                Err(e) => Err(e),
+            },
         };
         if let Err(e) = result {
             tracing::debug!(cid = %shared.key.cid, error = %e, "local write failed");
+            shared.probe.local_write_failed();
             ctx.reset_local(ResetReason::PeerReset);
             return;
         }
@@ -299,7 +341,12 @@ async fn drain<W: AsyncWrite + Unpin>(
     out: &mut BufWriter<W>,
     undrained: &mut usize,
 ) -> std::io::Result<()> {
-    out.flush().await?;
+    let started = Instant::now();
+    let flushed = out.flush().await;
+    ctx.shared
+        .probe
+        .write_phase(WritePhase::Drain, started.elapsed());
+    flushed?;
     let n = std::mem::take(undrained);
     if let Some(window) = &ctx.shared.recv_window {
         let grant = window

@@ -44,6 +44,7 @@ fn cfg(role: Role, protocol: Negotiated) -> SessionConfig {
         idle_timeout: Duration::from_secs(60),
         max_streams: 100,
         peer: "agent-1".into(),
+        observer: Arc::new(nowconnect_mux::NoopObserver),
     }
 }
 

@@ -135,6 +135,7 @@ fn session_config(cfg: &AgentConfig, protocol: Negotiated) -> SessionConfig {
         idle_timeout: cfg.limits.idle_timeout,
         max_streams: cfg.limits.max_inflight_cids,
         peer: cfg.tunnel.agent_id.clone(),
+        observer: Arc::new(nowconnect_mux::NoopObserver),
     }
 }
 

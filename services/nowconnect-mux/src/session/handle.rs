@@ -2,7 +2,7 @@
 
 use super::{OpenError, Shared};
 use crate::codec::{Outbound, StreamKey};
-use crate::stream::{self, CloseReason};
+use crate::stream;
 use crate::writer::Close;
 use nowconnect_protocol::ResetReason;
 use std::sync::Arc;
@@ -73,6 +73,17 @@ impl SessionHandle {
         Ok(cid.to_string())
     }
 
+    /// The longest inbound queue (in frames) among this tunnel's live streams, per connector:
+    /// what the queue gauge reports.
+    pub fn queue_peaks(&self) -> std::collections::HashMap<String, usize> {
+        let mut peaks = std::collections::HashMap::new();
+        for stream in self.shared.table.all() {
+            let peak = peaks.entry(stream.connector.to_string()).or_insert(0);
+            *peak = (*peak).max(stream.queue_len());
+        }
+        peaks
+    }
+
     /// Streams currently open on this tunnel.
     pub fn stream_count(&self) -> usize {
         self.shared.table.len()
@@ -96,13 +107,7 @@ impl SessionHandle {
     /// Resets every open stream (telling the peer) — the end of a graceful drain.
     pub fn reset_all(&self, reason: ResetReason) {
         for stream in self.shared.table.all() {
-            if stream.abort(CloseReason::LocalReset(reason.clone())) {
-                let rst = Outbound::Rst {
-                    key: stream.key.clone(),
-                    reason: reason.clone(),
-                };
-                let _ = self.shared.control.send(rst);
-            }
+            stream.reset(reason.clone(), &self.shared.control);
         }
     }
 

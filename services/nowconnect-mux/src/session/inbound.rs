@@ -148,12 +148,7 @@ async fn apply(shared: &Arc<Shared>, event: Event) -> Option<SessionEnd> {
     let stream = &entry.shared;
     let reset = |reason: ResetReason| {
         tracing::info!(event = "stream_reset", cid = %stream.key.cid, reason = reason.as_str());
-        if stream.abort(CloseReason::LocalReset(reason.clone())) {
-            let _ = shared.control.send(Outbound::Rst {
-                key: stream.key.clone(),
-                reason,
-            });
-        }
+        stream.reset(reason, &shared.control);
     };
     match event {
         Event::Data { payload, .. } => {
@@ -167,19 +162,29 @@ async fn apply(shared: &Arc<Shared>, event: Event) -> Option<SessionEnd> {
                     return None;
                 }
             }
-            if entry.tx.push(Delivery::Data(payload), V1_QUEUE_WAIT).await
-                == Err(PushError::Overflow)
-            {
+            stream.queued_add(1);
+            let pushed = entry.tx.push(Delivery::Data(payload), V1_QUEUE_WAIT).await;
+            if pushed.is_err() {
+                stream.queued_add(-1);
+            }
+            if pushed == Err(PushError::Overflow) {
                 reset(ResetReason::QueueOverflow);
             }
         }
         Event::Fin { .. } => {
-            if entry.tx.push(Delivery::Fin, V1_QUEUE_WAIT).await == Err(PushError::Overflow) {
+            stream.probe.fin_received();
+            stream.queued_add(1);
+            let pushed = entry.tx.push(Delivery::Fin, V1_QUEUE_WAIT).await;
+            if pushed.is_err() {
+                stream.queued_add(-1);
+            }
+            if pushed == Err(PushError::Overflow) {
                 reset(ResetReason::QueueOverflow);
             }
         }
         Event::Rst { reason, .. } => {
             tracing::info!(event = "stream_reset_by_peer", cid = %stream.key.cid, reason = reason.as_str());
+            stream.probe.rst_received(&reason);
             stream.abort(CloseReason::PeerReset(reason));
         }
         Event::Credit { bytes, .. } => {
