@@ -9,6 +9,10 @@
 //! - [`creds`]: real signing keys, JWKS files and signed agent tokens.
 //! - [`stack`]: hub and agents in-process, configured through their real config loaders.
 //! - [`targets`]: echo and other small TCP targets.
+//! - [`wait`]: polling until a listener carries an echo (agent registered and routable).
+//! - [`logcap`]: in-process capture of the product's log events and panics.
+//! - [`rawws`]: raw WebSocket ends (fake agent, fake hub) for hostile and interop tests, with
+//!   [`v2frames`] for hand-built V2 frames.
 //! - [`v1peer`]: an independent V1-only agent and hub (old peers) for interoperability tests.
 //!
 //! External programs (slapd, ldap-utils, promtool) are started for real, never faked: a missing
@@ -19,9 +23,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::{Mutex, MutexGuard};
+
 pub mod creds;
+pub mod logcap;
 pub mod procs;
+pub mod rawws;
 pub mod slapd;
 pub mod stack;
 pub mod targets;
 pub mod v1peer;
+pub mod v2frames;
+pub mod wait;
+
+/// Locks `m`, ignoring poisoning (a panicking test thread must not hide what it recorded).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -3,11 +3,13 @@
 //! implementation in `nowconnect_e2e::v1peer`, written from the SPEC's JSON table.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use nowconnect_e2e::creds::Creds;
 use nowconnect_e2e::stack::{AgentOpts, HubOpts, Stack, start_agent, start_hub};
 use nowconnect_e2e::targets;
-use nowconnect_e2e::v1peer::{V1Agent, V1Hub, logs, wait_routable};
+use nowconnect_e2e::v1peer::{V1Agent, V1Hub};
+use nowconnect_e2e::wait::wait_routable;
+use nowconnect_e2e::{logcap, rawws};
 use rand::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -15,8 +17,6 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 /// Stream sizes of every integrity check: one byte, around one V1 frame, and up to 1 MiB.
 const SIZES: [usize; 8] = [1, 100, 8191, 8192, 8193, 65_536, 300_001, 1 << 20];
@@ -100,7 +100,7 @@ async fn refused_client_closed_promptly(addr: SocketAddr) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn old_v1_agent_with_real_hub() {
-    logs::install();
+    logcap::install();
     let echo = targets::echo_server().await;
     let lazy = targets::answer_after_eof_server(200_000).await;
     let dead = targets::closed_port().await;
@@ -142,18 +142,18 @@ async fn old_v1_agent_with_real_hub() {
     );
     assert!(seen.data_frames > 0);
     assert!(!agent.is_closed(), "the tunnel stays up");
-    logs::wait_event(LOG_WAIT, "agent_connected v1 for legacy-agent", |e| {
-        logs::has(e, "event", "agent_connected")
-            && logs::has(e, "agent_id", "legacy-agent")
-            && logs::has(e, "protocol", "v1")
+    logcap::wait_event(LOG_WAIT, "agent_connected v1 for legacy-agent", |e| {
+        logcap::has(e, "event", "agent_connected")
+            && logcap::has(e, "agent_id", "legacy-agent")
+            && logcap::has(e, "protocol", "v1")
     })
     .await;
-    assert_eq!(logs::product_panics(), Vec::<String>::new());
+    assert_eq!(logcap::product_panics(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn real_agent_falls_back_to_v1_with_old_hub() {
-    logs::install();
+    logcap::install();
     let echo = targets::echo_server().await;
     let lazy = targets::answer_after_eof_server(200_000).await;
     let dead = targets::closed_port().await;
@@ -215,18 +215,18 @@ async fn real_agent_falls_back_to_v1_with_old_hub() {
         seen.resets_received
     );
     assert_eq!(old_hub.hellos().len(), 1, "one tunnel, no reconnects");
-    logs::wait_event(LOG_WAIT, "tunnel_up v1 for modern-agent", |e| {
-        logs::has(e, "event", "tunnel_up")
-            && logs::has(e, "agent_id", "modern-agent")
-            && logs::has(e, "protocol", "v1")
+    logcap::wait_event(LOG_WAIT, "tunnel_up v1 for modern-agent", |e| {
+        logcap::has(e, "event", "tunnel_up")
+            && logcap::has(e, "agent_id", "modern-agent")
+            && logcap::has(e, "protocol", "v1")
     })
     .await;
-    assert_eq!(logs::product_panics(), Vec::<String>::new());
+    assert_eq!(logcap::product_panics(), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn real_hub_without_v2_and_real_agent_speak_v1() {
-    logs::install();
+    logcap::install();
     let echo = targets::echo_server().await;
     let lazy = targets::answer_after_eof_server(200_000).await;
     let stack = Stack::start(
@@ -246,27 +246,27 @@ async fn real_hub_without_v2_and_real_agent_speak_v1() {
     half_close(stack.hub.listener("lazy")).await;
     // Both Rust sides agree on V1: the hub logs it, and so does the agent.
     for event in ["agent_connected", "tunnel_up"] {
-        logs::wait_event(LOG_WAIT, event, |e| {
-            logs::has(e, "event", event)
-                && logs::has(e, "agent_id", "agent-1")
-                && logs::has(e, "protocol", "v1")
+        logcap::wait_event(LOG_WAIT, event, |e| {
+            logcap::has(e, "event", event)
+                && logcap::has(e, "agent_id", "agent-1")
+                && logcap::has(e, "protocol", "v1")
         })
         .await;
     }
     assert!(
-        !logs::events()
+        !logcap::events()
             .iter()
-            .any(|e| logs::has(e, "agent_id", "agent-1") && logs::has(e, "protocol", "v2")),
+            .any(|e| logcap::has(e, "agent_id", "agent-1") && logcap::has(e, "protocol", "v2")),
         "nothing negotiated V2 with a hub that has it off"
     );
-    assert_eq!(logs::product_panics(), Vec::<String>::new());
+    assert_eq!(logcap::product_panics(), Vec::<String>::new());
 }
 
 /// HELLOs as older agents write them (docs/protocol.md §2: `ver` as a number or missing,
 /// `null` for an absent field, unknown fields, keys in any order) are accepted on V1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_hub_accepts_old_hello_shapes() {
-    logs::install();
+    logcap::install();
     let creds = Creds::new();
     let hub = start_hub(&creds, &["echo"], HubOpts::default()).await;
     let shapes = [
@@ -277,26 +277,11 @@ async fn real_hub_accepts_old_hello_shapes() {
     ];
     for (i, shape) in shapes.iter().enumerate() {
         let agent_id = format!("old-shape-{i}");
-        let mut request = hub.url().into_client_request().unwrap();
-        let bearer = format!("Bearer {}", creds.token(&agent_id));
-        request
-            .headers_mut()
-            .insert("authorization", HeaderValue::from_str(&bearer).unwrap());
-        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let mut ws = rawws::dial(&hub.url(), &creds.token(&agent_id), rawws::PROMPT).await;
         ws.send(Message::text(shape.replace("AID", &agent_id)))
             .await
             .unwrap();
-        let ack = loop {
-            match tokio::time::timeout(Duration::from_secs(5), ws.next())
-                .await
-                .expect("an answer within 5 s")
-            {
-                Some(Ok(Message::Text(t))) => break t.to_string(),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                other => panic!("HELLO {shape}: expected HELLO_ACK, got {other:?}"),
-            }
-        };
-        let ack: serde_json::Value = serde_json::from_str(&ack).unwrap();
+        let ack = rawws::next_json(&mut ws, &format!("HELLO_ACK to HELLO {shape}")).await;
         assert_eq!(ack["t"], "HELLO_ACK", "HELLO {shape}");
         assert!(
             !ack["caps"]
@@ -306,5 +291,5 @@ async fn real_hub_accepts_old_hello_shapes() {
         );
         ws.close(None).await.ok();
     }
-    assert_eq!(logs::product_panics(), Vec::<String>::new());
+    assert_eq!(logcap::product_panics(), Vec::<String>::new());
 }
