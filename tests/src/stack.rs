@@ -73,6 +73,8 @@ impl Default for AgentOpts {
 #[derive(Debug)]
 pub struct TestHub {
     pub addrs: HubAddrs,
+    /// The hub's own metrics handle (what its `/metrics` renders).
+    pub telemetry: nowconnect_telemetry::Telemetry,
     shutdown: CancellationToken,
     task: Option<JoinHandle<ShutdownReport>>,
 }
@@ -135,13 +137,15 @@ pub fn hub_yaml(creds: &Creds, connectors: &[&str], opts: &HubOpts) -> String {
 pub async fn start_hub(creds: &Creds, connectors: &[&str], opts: HubOpts) -> TestHub {
     let yaml = hub_yaml(creds, connectors, &opts);
     let cfg = nowconnect_cloud::config::from_yaml_str(&yaml, &|_| None).expect("hub config");
-    let hub = Hub::bind(cfg).await.expect("bind hub");
+    let telemetry = nowconnect_telemetry::Telemetry::for_tests();
+    let hub = Hub::bind(cfg, telemetry.clone()).await.expect("bind hub");
     let addrs = hub.addrs().clone();
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();
     let task = tokio::spawn(async move { hub.run(token).await.expect("hub run") });
     TestHub {
         addrs,
+        telemetry,
         shutdown,
         task: Some(task),
     }
@@ -151,6 +155,10 @@ pub async fn start_hub(creds: &Creds, connectors: &[&str], opts: HubOpts) -> Tes
 #[derive(Debug)]
 pub struct TestAgent {
     pub health: SocketAddr,
+    /// The HTTP admin port (`/metrics`, `/healthz`, `/readyz`).
+    pub admin: SocketAddr,
+    /// The agent's own metrics handle (what its `/metrics` renders).
+    pub telemetry: nowconnect_telemetry::Telemetry,
     shutdown: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -227,12 +235,17 @@ pub async fn start_agent(
 pub async fn start_agent_with_env(env: HashMap<String, String>) -> TestAgent {
     let cfg =
         nowconnect_premise::config::load(None, &|k| env.get(k).cloned()).expect("agent config");
-    let agent = Agent::bind(cfg).await.expect("bind agent");
-    let health = agent.health_addr();
+    let telemetry = nowconnect_telemetry::Telemetry::for_tests();
+    let agent = Agent::bind(cfg, telemetry.clone())
+        .await
+        .expect("bind agent");
+    let (health, admin) = (agent.health_addr(), agent.admin_addr());
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(agent.run(shutdown.clone()));
     TestAgent {
         health,
+        admin,
+        telemetry,
         shutdown,
         task: Some(task),
     }

@@ -1,16 +1,19 @@
 //! The hub as a value: bind everything, then run until shutdown.
 
 use crate::config::{HubConfig, ListenerConfig};
+use crate::metrics::HubMetrics;
 use crate::registry::Registry;
 use crate::{http, listener};
 use nowconnect_auth::{JwksSource, Verifier, VerifierConfig};
 use nowconnect_protocol::ResetReason;
+use nowconnect_telemetry::Telemetry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -33,7 +36,7 @@ pub enum HubError {
 #[derive(Debug)]
 pub(crate) struct HubState {
     pub(crate) cfg: HubConfig,
-    pub(crate) registry: Registry,
+    pub(crate) registry: Arc<Registry>,
     pub(crate) verifier: Verifier,
     /// `max_conn_total` permits; each stream holds one until it ends.
     pub(crate) conn_permits: Arc<Semaphore>,
@@ -42,13 +45,19 @@ pub(crate) struct HubState {
     pub(crate) sessions_stop: CancellationToken,
     /// Tunnel handler tasks (one per connected agent).
     pub(crate) tunnels: TaskTracker,
+    /// What `/metrics` renders.
+    pub(crate) telemetry: Telemetry,
+    pub(crate) metrics: HubMetrics,
 }
 
 /// Where a bound hub listens.
 #[derive(Debug, Clone)]
 pub struct HubAddrs {
-    /// The HTTP port: `/tunnel`, `/healthz`, `/readyz`.
+    /// The HTTP port: `/tunnel`, `/healthz`, `/readyz`, `/metrics`.
     pub tunnel: SocketAddr,
+    /// The separate `/metrics` port (`observability.metrics_port`, when set and not the
+    /// tunnel port).
+    pub metrics: Option<SocketAddr>,
     /// `(listener name, connector, address)` for every TCP listener.
     pub listeners: Vec<(String, String, SocketAddr)>,
 }
@@ -75,13 +84,16 @@ pub struct ShutdownReport {
 pub struct Hub {
     state: Arc<HubState>,
     tunnel: TcpListener,
+    metrics: Option<TcpListener>,
     listeners: Vec<(ListenerConfig, TcpListener)>,
     addrs: HubAddrs,
 }
 
 impl Hub {
-    /// Loads the agents' JWKS and binds the tunnel port and every listener (port 0 allowed).
-    pub async fn bind(cfg: HubConfig) -> Result<Hub, HubError> {
+    /// Loads the agents' JWKS and binds the tunnel port, the metrics port (if separate) and
+    /// every listener (port 0 allowed). The hub declares its instruments on `telemetry` and
+    /// serves it on `/metrics`.
+    pub async fn bind(cfg: HubConfig, telemetry: Telemetry) -> Result<Hub, HubError> {
         let verifier = Verifier::new(
             JwksSource::parse(&cfg.security.jwks),
             VerifierConfig {
@@ -93,6 +105,12 @@ impl Hub {
         .await?;
         let tunnel_addr = SocketAddr::new(cfg.tunnel.host, cfg.tunnel.port);
         let tunnel = bind("tunnel port", tunnel_addr).await?;
+        let metrics = match cfg.observability.metrics_port {
+            Some(port) if port == 0 || port != cfg.tunnel.port => {
+                Some(bind("metrics port", SocketAddr::new(cfg.tunnel.host, port)).await?)
+            }
+            _ => None,
+        };
         let mut listeners = Vec::new();
         let mut bound = Vec::new();
         for l in &cfg.listeners {
@@ -103,12 +121,16 @@ impl Hub {
         }
         let addrs = HubAddrs {
             tunnel: tunnel.local_addr().unwrap_or(tunnel_addr),
+            metrics: metrics.as_ref().and_then(|m| m.local_addr().ok()),
             listeners: bound,
         };
+        let registry = Arc::new(Registry::default());
         let state = Arc::new(HubState {
             conn_permits: Arc::new(Semaphore::new(cfg.limits.max_conn_total)),
+            metrics: HubMetrics::new(&telemetry, &cfg, registry.clone()),
+            telemetry,
             cfg,
-            registry: Registry::default(),
+            registry,
             verifier,
             ready: AtomicBool::new(false),
             sessions_stop: CancellationToken::new(),
@@ -117,6 +139,7 @@ impl Hub {
         Ok(Hub {
             state,
             tunnel,
+            metrics,
             listeners,
             addrs,
         })
@@ -132,6 +155,7 @@ impl Hub {
         let Hub {
             state,
             tunnel,
+            metrics,
             listeners,
             ..
         } = self;
@@ -147,15 +171,9 @@ impl Hub {
         }
         listener_tasks.close();
         let http_stop = CancellationToken::new();
-        let server = {
-            let app = http::router(state.clone());
-            let stop = http_stop.clone();
-            tokio::spawn(async move {
-                axum::serve(tunnel, app)
-                    .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-            })
-        };
+        let server = serve_http(tunnel, http::router(state.clone()), &http_stop);
+        let metrics_server = metrics
+            .map(|socket| serve_http(socket, http::metrics_router(state.clone()), &http_stop));
         state.ready.store(true, Ordering::SeqCst);
         tracing::info!(event = "hub_ready", agents = 0);
         shutdown.cancelled().await;
@@ -169,6 +187,11 @@ impl Hub {
         state.tunnels.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), state.tunnels.wait()).await;
         if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), server).await {
+            return Err(HubError::Serve(e));
+        }
+        if let Some(server) = metrics_server
+            && let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), server).await
+        {
             return Err(HubError::Serve(e));
         }
         tracing::info!(event = "hub_stopped", reset_streams);
@@ -201,6 +224,20 @@ async fn drain(state: &HubState) -> usize {
         session.close(1001, "hub shutting down");
     }
     left
+}
+
+/// Serves `app` on `socket` until `stop` fires.
+fn serve_http(
+    socket: TcpListener,
+    app: axum::Router,
+    stop: &CancellationToken,
+) -> JoinHandle<std::io::Result<()>> {
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        axum::serve(socket, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+    })
 }
 
 async fn bind(what: &str, addr: SocketAddr) -> Result<TcpListener, HubError> {

@@ -7,7 +7,9 @@
 //! - `tunnel`: `GET /tunnel` — JWT check (401 before the upgrade), HELLO, session start.
 //! - `registry`: which agent serves which connector (first wins, next takes over).
 //! - `listener`: accept loops and admission (`max_conn_total`, agent present).
-//! - `http`: the axum router of the tunnel port (`/tunnel`, `/healthz`, `/readyz`).
+//! - `http`: the axum routers of the tunnel port (`/tunnel`, `/healthz`, `/readyz`,
+//!   `/metrics`) and of the optional separate metrics port.
+//! - `metrics`: every instrument the hub exports (SPEC §6.1), declared in one place.
 //!
 //! Not here: the relay itself (`nowconnect-mux`), frame encodings (`nowconnect-protocol`),
 //! token verification (`nowconnect-auth`).
@@ -16,6 +18,7 @@ pub mod config;
 mod http;
 mod hub;
 mod listener;
+mod metrics;
 mod registry;
 mod tunnel;
 

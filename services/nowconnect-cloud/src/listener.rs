@@ -17,6 +17,7 @@ pub(crate) async fn serve(
     stop: CancellationToken,
 ) {
     let addr = listener.local_addr().ok();
+    let metrics = state.metrics.listener(&cfg.connector);
     tracing::info!(event = "listener_started", name = %cfg.name, connector = %cfg.connector, addr = ?addr);
     loop {
         let accepted = tokio::select! {
@@ -24,7 +25,12 @@ pub(crate) async fn serve(
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((socket, peer)) => admit(&state, &cfg.connector, socket, peer),
+            Ok((socket, peer)) => {
+                metrics.accepted();
+                if !admit(&state, &cfg.connector, socket, peer) {
+                    metrics.session_error();
+                }
+            }
             Err(e) => {
                 tracing::warn!(event = "accept_failed", connector = %cfg.connector, error = %e);
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -35,19 +41,24 @@ pub(crate) async fn serve(
 }
 
 /// SPEC §2.3 step 1, in order; any refusal closes the client at once and sends nothing to the
-/// agent. (The CIDR allowlist and the PDP come with the security work, before `max_conn_total`
+/// agent. Returns whether a stream started (a refusal counts as a `session` listener error).
+/// (The CIDR allowlist and the PDP come with the security work, before `max_conn_total`
 /// and after the agent check respectively.)
-fn admit(state: &HubState, connector: &str, socket: TcpStream, peer: SocketAddr) {
+fn admit(state: &HubState, connector: &str, socket: TcpStream, peer: SocketAddr) -> bool {
     let Ok(permit) = state.conn_permits.clone().try_acquire_owned() else {
         tracing::warn!(event = "max_conn_total", connector, peer = %peer, limit = state.cfg.limits.max_conn_total);
-        return;
+        return false;
     };
     let Some(session) = state.registry.pick(connector) else {
         tracing::warn!(event = "no_agent_for_connector", connector, peer = %peer);
-        return;
+        return false;
     };
     let _ = socket.set_nodelay(true);
-    if let Err(e) = session.open_stream(connector, socket, None, permit) {
-        tracing::warn!(event = "stream_refused", connector, agent_id = %session.peer(), error = %e);
+    match session.open_stream(connector, socket, None, permit) {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(event = "stream_refused", connector, agent_id = %session.peer(), error = %e);
+            false
+        }
     }
 }

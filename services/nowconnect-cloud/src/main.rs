@@ -147,7 +147,7 @@ fn run(config_path: Option<PathBuf>) -> ExitCode {
             LogFormat::Plain => nowconnect_telemetry::LogFormat::Plain,
         },
     };
-    let _telemetry = match nowconnect_telemetry::init(&settings) {
+    let guard = match nowconnect_telemetry::init(&settings) {
         Ok(guard) => guard,
         Err(e) => return fail(&e),
     };
@@ -158,8 +158,9 @@ fn run(config_path: Option<PathBuf>) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(&e),
     };
-    runtime.block_on(async move {
-        let hub = match Hub::bind(cfg).await {
+    let telemetry = guard.telemetry().clone();
+    let code = runtime.block_on(async move {
+        let hub = match Hub::bind(cfg, telemetry).await {
             Ok(hub) => hub,
             Err(e) => return fail(&e),
         };
@@ -169,7 +170,11 @@ fn run(config_path: Option<PathBuf>) -> ExitCode {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => fail(&e),
         }
-    })
+    });
+    // The runtime first (its tasks may still record), then the guard's final flush.
+    drop(runtime);
+    drop(guard);
+    code
 }
 
 fn env(name: &str) -> Option<String> {

@@ -5,7 +5,9 @@
 //! replaces its stale session: the old session is closed and its registration removed.
 
 use nowconnect_mux::SessionHandle;
+use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Instant;
 
 /// One registered tunnel.
 #[derive(Debug, Clone)]
@@ -14,6 +16,8 @@ struct Registration {
     serial: u64,
     connectors: Vec<String>,
     handle: SessionHandle,
+    /// When this tunnel registered (the uptime gauge).
+    since: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -58,6 +62,7 @@ impl Registry {
             serial,
             connectors,
             handle,
+            since: Instant::now(),
         });
         (Ticket(serial), stale)
     }
@@ -85,5 +90,32 @@ impl Registry {
             .iter()
             .map(|r| r.handle.clone())
             .collect()
+    }
+
+    /// Whether a live agent serves `connector` (the `connector_up` gauge).
+    pub(crate) fn serves(&self, connector: &str) -> bool {
+        self.pick(connector).is_some()
+    }
+
+    /// Every live agent and when its tunnel registered (the agent gauges).
+    pub(crate) fn agents(&self) -> Vec<(String, Instant)> {
+        self.lock()
+            .agents
+            .iter()
+            .filter(|r| !r.handle.is_closed())
+            .map(|r| (r.agent_id.clone(), r.since))
+            .collect()
+    }
+
+    /// The longest inbound queue per connector over every session (the queue gauge).
+    pub(crate) fn queue_peaks(&self) -> HashMap<String, usize> {
+        let mut peaks = HashMap::new();
+        for session in self.sessions() {
+            for (connector, peak) in session.queue_peaks() {
+                let max = peaks.entry(connector).or_insert(0);
+                *max = peak.max(*max);
+            }
+        }
+        peaks
     }
 }

@@ -133,7 +133,7 @@ where
         idle_timeout: cfg.limits.idle_timeout,
         max_streams: usize::MAX,
         peer: hello.agent_id.clone(),
-        observer: Arc::new(nowconnect_mux::NoopObserver),
+        observer: state.metrics.observer(),
     };
     let (handle, task) = Session::spawn(ws, session_cfg, None, &state.sessions_stop);
     let (ticket, stale) =

@@ -295,18 +295,14 @@ async fn pump_down<W: AsyncWrite + Unpin>(ctx: &StreamCtx, mut inbound: InboundR
         Direction::C2a => Direction::A2c,
         Direction::A2c => Direction::C2a,
     };
+    // `write_buffered` relies on the capacity being `DRAIN_AT`.
     let mut out = BufWriter::with_capacity(DRAIN_AT, writer);
     let mut undrained = 0usize;
     while let Some(item) = inbound.recv().await {
         shared.queued_add(-1);
         let result = match item {
             Delivery::Data(bytes) => {
-                let started = Instant::now();
-                let written = out.write_all(&bytes).await;
-                shared
-                    .probe
-                    .write_phase(WritePhase::Write, started.elapsed());
-                undrained += bytes.len();
+                let written = write_buffered(ctx, &mut out, &mut undrained, &bytes).await;
                 shared
                     .bytes_down
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -333,6 +329,32 @@ async fn pump_down<W: AsyncWrite + Unpin>(ctx: &StreamCtx, mut inbound: InboundR
             return;
         }
     }
+}
+
+/// Copies `bytes` into the write buffer, draining first whenever the next piece would not fit,
+/// so that the `write` phase is only ever a copy and every wait on the kernel (a slow peer)
+/// is timed as `drain` (SPEC §3). Left to itself, `BufWriter` would flush inside `write_all`.
+async fn write_buffered<W: AsyncWrite + Unpin>(
+    ctx: &StreamCtx,
+    out: &mut BufWriter<W>,
+    undrained: &mut usize,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    // Pieces stay below the capacity: `BufWriter` writes a piece as large as its buffer
+    // straight to the socket.
+    for piece in bytes.chunks(DRAIN_AT / 2) {
+        if out.buffer().len() + piece.len() > DRAIN_AT {
+            drain(ctx, out, undrained).await?;
+        }
+        let started = Instant::now();
+        let written = out.write_all(piece).await;
+        ctx.shared
+            .probe
+            .write_phase(WritePhase::Write, started.elapsed());
+        written?;
+        *undrained += piece.len();
+    }
+    Ok(())
 }
 
 /// Flushes the buffered writer into the kernel and grants the drained bytes back (V2).

@@ -1,13 +1,17 @@
-//! The agent as a value: bind the health port, then keep one tunnel up until shutdown.
+//! The agent as a value: bind the health and admin ports, then keep one tunnel up until shutdown.
 
 use crate::backoff::{Backoff, STABLE_AFTER};
 use crate::config::AgentConfig;
 use crate::connect::connect;
 use crate::dialer::TargetDialer;
-use crate::health;
+use crate::metrics::AgentMetrics;
+use crate::{admin, health};
+use nowconnect_mux::Observer;
 use nowconnect_mux::{Role, Session, SessionConfig, SessionEnd};
 use nowconnect_protocol::ResetReason;
 use nowconnect_protocol::hello::Negotiated;
+use nowconnect_stream_metrics::{Connectors, Side, StreamMetrics};
+use nowconnect_telemetry::Telemetry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,28 +28,57 @@ pub enum AgentError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("bind admin port {addr} (observability.metrics_host/metrics_port): {source}")]
+    BindAdmin {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
-/// An agent with its health port bound; [`Agent::run`] keeps the tunnel up.
+/// An agent with its health and admin ports bound; [`Agent::run`] keeps the tunnel up.
 #[derive(Debug)]
 pub struct Agent {
     cfg: AgentConfig,
     health: TcpListener,
     health_addr: SocketAddr,
+    admin: TcpListener,
+    admin_addr: SocketAddr,
+    telemetry: Telemetry,
+    metrics: AgentMetrics,
+    /// The shared stream families (bytes, write/drain, FIN/RST, queue) for the agent's side.
+    observer: Arc<dyn Observer>,
     ready: Arc<AtomicBool>,
 }
 
 impl Agent {
-    pub async fn bind(cfg: AgentConfig) -> Result<Agent, AgentError> {
+    /// Binds the TCP health port (`cfg.health_addr`) and the HTTP admin port
+    /// (`cfg.metrics_addr`, serving `telemetry`); port 0 binds an ephemeral port.
+    pub async fn bind(cfg: AgentConfig, telemetry: Telemetry) -> Result<Agent, AgentError> {
         let addr = cfg.health_addr;
         let health = TcpListener::bind(addr)
             .await
             .map_err(|source| AgentError::Bind { addr, source })?;
         let health_addr = health.local_addr().unwrap_or(addr);
+        let addr = cfg.metrics_addr;
+        let admin = TcpListener::bind(addr)
+            .await
+            .map_err(|source| AgentError::BindAdmin { addr, source })?;
+        let admin_addr = admin.local_addr().unwrap_or(addr);
+        let meter = telemetry.meter("nowconnect-premise");
+        let metrics = AgentMetrics::new(&meter, &cfg.tunnel.agent_id);
+        let connectors = Connectors::new(cfg.tunnel.connectors.iter().cloned());
+        let streams = StreamMetrics::new(&meter, Side::Agent, connectors);
+        streams.zero_init_all();
+        let observer: Arc<dyn Observer> = Arc::new(streams);
         Ok(Agent {
             cfg,
             health,
             health_addr,
+            admin,
+            admin_addr,
+            telemetry,
+            metrics,
+            observer,
             ready: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -55,13 +88,34 @@ impl Agent {
         self.health_addr
     }
 
+    /// The HTTP admin port (`/metrics`, `/healthz`, `/readyz`).
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
     /// Connects, serves, reconnects with backoff; on `shutdown` drains streams for
-    /// `limits.shutdown_grace`, resets the rest and closes the tunnel with 1001.
+    /// `limits.shutdown_grace`, resets the rest and closes the tunnel with 1001. The admin port
+    /// keeps answering through the drain and stops before this returns.
     pub async fn run(self, shutdown: CancellationToken) {
         let Agent {
-            cfg, health, ready, ..
+            cfg,
+            health,
+            admin,
+            telemetry,
+            metrics,
+            observer,
+            ready,
+            ..
         } = self;
         tokio::spawn(health::serve(health, ready.clone(), shutdown.clone()));
+        let admin_stop = CancellationToken::new();
+        let _stop_admin_on_drop = admin_stop.clone().drop_guard();
+        let admin_task = tokio::spawn(admin::serve(
+            admin,
+            telemetry,
+            ready.clone(),
+            admin_stop.clone(),
+        ));
         let dialer = Arc::new(TargetDialer {
             targets: cfg
                 .targets
@@ -79,9 +133,10 @@ impl Agent {
             match attempt {
                 Ok((ws, negotiated)) => {
                     let started = Instant::now();
-                    let scfg = session_config(&cfg, negotiated);
+                    let scfg = session_config(&cfg, negotiated, observer.clone());
                     let stop = CancellationToken::new();
                     let (handle, mut task) = Session::spawn(ws, scfg, Some(dialer.clone()), &stop);
+                    metrics.tunnel_up();
                     ready.store(true, Ordering::SeqCst);
                     tracing::info!(
                         event = "tunnel_up",
@@ -97,16 +152,20 @@ impl Agent {
                             let _ = tokio::time::timeout(Duration::from_secs(5), &mut task).await;
                             stop.cancel();
                             ready.store(false, Ordering::SeqCst);
+                            metrics.tunnel_down();
                             break;
                         }
                     };
                     ready.store(false, Ordering::SeqCst);
+                    metrics.tunnel_down();
+                    metrics.reconnect(end.as_str());
                     tracing::warn!(event = "tunnel_down", agent_id = %cfg.tunnel.agent_id, reason = end.as_str(), detail = ?end);
                     if started.elapsed() >= STABLE_AFTER {
                         backoff.reset();
                     }
                 }
                 Err(e) => {
+                    metrics.reconnect(e.reason());
                     tracing::warn!(event = "tunnel_connect_failed", agent_id = %cfg.tunnel.agent_id, reason = e.reason(), error = %e);
                 }
             }
@@ -120,11 +179,17 @@ impl Agent {
                 _ = tokio::time::sleep(delay) => {}
             }
         }
+        admin_stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), admin_task).await;
         tracing::info!(event = "agent_stopped", agent_id = %cfg.tunnel.agent_id);
     }
 }
 
-fn session_config(cfg: &AgentConfig, protocol: Negotiated) -> SessionConfig {
+fn session_config(
+    cfg: &AgentConfig,
+    protocol: Negotiated,
+    observer: Arc<dyn Observer>,
+) -> SessionConfig {
     SessionConfig {
         role: Role::Agent,
         protocol,
@@ -135,7 +200,7 @@ fn session_config(cfg: &AgentConfig, protocol: Negotiated) -> SessionConfig {
         idle_timeout: cfg.limits.idle_timeout,
         max_streams: cfg.limits.max_inflight_cids,
         peer: cfg.tunnel.agent_id.clone(),
-        observer: Arc::new(nowconnect_mux::NoopObserver),
+        observer,
     }
 }
 

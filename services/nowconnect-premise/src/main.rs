@@ -1,5 +1,5 @@
 //! `nowconnect-premise`: load config (NC_* env first, premise.yaml optional), start logging,
-//! bind the health port, keep the tunnel up until SIGTERM/SIGINT.
+//! bind the health and admin ports, keep the tunnel up until SIGTERM/SIGINT.
 
 use clap::Parser;
 use nowconnect_premise::Agent;
@@ -44,10 +44,12 @@ fn main() -> ExitCode {
             LogFormat::Plain => nowconnect_telemetry::LogFormat::Plain,
         },
     };
-    let _telemetry = match nowconnect_telemetry::init(&settings) {
+    // Dropped last (after the runtime): flushes and shuts the exporters down.
+    let guard = match nowconnect_telemetry::init(&settings) {
         Ok(guard) => guard,
         Err(e) => return fail(&e),
     };
+    let telemetry = guard.telemetry().clone();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -56,7 +58,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     runtime.block_on(async move {
-        let agent = match Agent::bind(cfg).await {
+        let agent = match Agent::bind(cfg, telemetry).await {
             Ok(agent) => agent,
             Err(e) => return fail(&e),
         };
