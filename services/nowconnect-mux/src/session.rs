@@ -313,6 +313,7 @@ impl Shared {
                 Role::Agent => Direction::A2c,
             },
             peer: self.peer.clone(),
+            frames: None,
         };
         Ok((ctx, rx))
     }

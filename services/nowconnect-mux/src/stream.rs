@@ -187,12 +187,31 @@ pub(crate) struct StreamCtx {
     /// Direction of what this side reads locally (`c2a` on the hub, `a2c` on the agent).
     pub(crate) up_dir: Direction,
     pub(crate) peer: Arc<str>,
+    /// The stream's span when it is sampled: only then does each DATA frame get a `frame` child
+    /// span, so an unsampled stream pays one `None` check per frame (SPEC §6.2).
+    pub(crate) frames: Option<tracing::Span>,
 }
 
 impl StreamCtx {
     /// Resolves when the stream is cancelled (reset, idle, tunnel lost).
     pub(crate) async fn shared_cancelled(&self) {
         self.shared.cancel.cancelled().await;
+    }
+
+    /// Sets the stream's span: decided once per stream whether DATA frames get child spans.
+    /// Call after the span's parent is final (the agent's remote parent decides sampling).
+    pub(crate) fn trace_frames(&mut self, span: &tracing::Span) {
+        self.frames = nowconnect_telemetry::trace_context::is_sampled(span).then(|| span.clone());
+    }
+
+    /// A `frame` span for one DATA frame, only on a sampled stream.
+    fn frame_span(&self, dir: Direction, seq: u64, bytes: usize) -> Option<tracing::Span> {
+        // Signed: the OTel layer exports u64 fields as strings, i64 as integers.
+        self.frames.as_ref().map(|stream| {
+            let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+            let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+            tracing::info_span!(parent: stream, "frame", dir = dir.as_str(), seq, bytes)
+        })
     }
 
     /// Resets the stream from this side: tells the peer (once) and cancels the local pumps.
@@ -277,6 +296,7 @@ async fn pump_up<R: AsyncRead + Unpin>(ctx: &StreamCtx, mut reader: R) {
         shared.probe.bytes(ctx.up_dir, n);
         shared.touch();
         let payload = buf.split_to(n).freeze();
+        let _frame = ctx.frame_span(ctx.up_dir, seq, n);
         let data = Outbound::Data {
             key: shared.key.clone(),
             seq,
@@ -298,10 +318,13 @@ async fn pump_down<W: AsyncWrite + Unpin>(ctx: &StreamCtx, mut inbound: InboundR
     // `write_buffered` relies on the capacity being `DRAIN_AT`.
     let mut out = BufWriter::with_capacity(DRAIN_AT, writer);
     let mut undrained = 0usize;
+    let mut seq = 0u64;
     while let Some(item) = inbound.recv().await {
         shared.queued_add(-1);
         let result = match item {
             Delivery::Data(bytes) => {
+                let _frame = ctx.frame_span(down_dir, seq, bytes.len());
+                seq = seq.wrapping_add(1);
                 let written = write_buffered(ctx, &mut out, &mut undrained, &bytes).await;
                 shared
                     .bytes_down

@@ -5,6 +5,7 @@ use crate::codec::{Outbound, StreamKey};
 use crate::stream;
 use crate::writer::Close;
 use nowconnect_protocol::ResetReason;
+use nowconnect_telemetry::trace_context;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::net::TcpStream;
@@ -48,9 +49,12 @@ impl SessionHandle {
             uuid,
         };
         let connector: Arc<str> = Arc::from(connector);
-        let (ctx, rx) = shared
+        let (mut ctx, rx) = shared
             .register(key.clone(), connector.clone())
             .map_err(|_| OpenError::Full)?;
+        let span = tracing::info_span!("stream", cid = %cid, connector = %connector);
+        ctx.trace_frames(&span);
+        let traceparent = traceparent.or_else(|| trace_context::traceparent(&span));
         let open = Outbound::Open {
             key,
             connector: connector.clone(),
@@ -61,7 +65,6 @@ impl SessionHandle {
             return Err(OpenError::Closed);
         }
         tracing::info!(event = "stream_open", cid = %cid, connector = %connector, agent_id = %shared.peer);
-        let span = tracing::info_span!("stream", cid = %cid, connector = %connector);
         shared.tasks.spawn(
             async move {
                 let (reader, writer) = socket.into_split();

@@ -18,11 +18,26 @@ const V1_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One inbound frame, version-independent.
 enum Event {
-    Open { key: StreamKey, connector: String },
-    Data { id: StreamId, payload: Bytes },
-    Fin { id: StreamId },
-    Rst { id: StreamId, reason: ResetReason },
-    Credit { id: StreamId, bytes: u32 },
+    Open {
+        key: StreamKey,
+        connector: String,
+        traceparent: Option<String>,
+    },
+    Data {
+        id: StreamId,
+        payload: Bytes,
+    },
+    Fin {
+        id: StreamId,
+    },
+    Rst {
+        id: StreamId,
+        reason: ResetReason,
+    },
+    Credit {
+        id: StreamId,
+        bytes: u32,
+    },
 }
 
 /// Handles one message; `Some` ends the session.
@@ -75,14 +90,21 @@ fn protocol_error(shared: &Shared, reason: String) -> SessionEnd {
 fn v2_event(frame: v2::Frame) -> Event {
     match frame {
         v2::Frame::Open {
-            id, cid, connector, ..
+            id,
+            cid,
+            connector,
+            traceparent,
         } => {
             let key = StreamKey {
                 id,
                 cid: Arc::from(cid.to_string()),
                 uuid: cid,
             };
-            Event::Open { key, connector }
+            Event::Open {
+                key,
+                connector,
+                traceparent,
+            }
         }
         v2::Frame::Data { id, payload } => Event::Data { id, payload },
         v2::Frame::Fin { id, .. } => Event::Fin { id },
@@ -105,14 +127,22 @@ fn v1_event(shared: &Shared, msg: v1::Message) -> Option<Event> {
         id
     };
     match msg {
-        v1::Message::Open { cid, connector, .. } => {
+        v1::Message::Open {
+            cid,
+            connector,
+            traceparent,
+        } => {
             let uuid = Uuid::parse_str(&cid).unwrap_or(Uuid::nil());
             let key = StreamKey {
                 id: shared.table.allocate(),
                 cid: Arc::from(cid),
                 uuid,
             };
-            Some(Event::Open { key, connector })
+            Some(Event::Open {
+                key,
+                connector,
+                traceparent,
+            })
         }
         v1::Message::Data { cid, payload, .. } => Some(Event::Data {
             id: lookup(&cid)?,
@@ -135,7 +165,11 @@ fn v1_event(shared: &Shared, msg: v1::Message) -> Option<Event> {
 
 async fn apply(shared: &Arc<Shared>, event: Event) -> Option<SessionEnd> {
     let id = match &event {
-        Event::Open { key, connector } => return open(shared, key.clone(), connector),
+        Event::Open {
+            key,
+            connector,
+            traceparent,
+        } => return open(shared, key.clone(), connector, traceparent.as_deref()),
         Event::Data { id, .. }
         | Event::Fin { id }
         | Event::Rst { id, .. }
@@ -200,7 +234,12 @@ async fn apply(shared: &Arc<Shared>, event: Event) -> Option<SessionEnd> {
 }
 
 /// Agent: registers the stream (so early DATA is queued), then dials in its own task.
-fn open(shared: &Arc<Shared>, key: StreamKey, connector: &str) -> Option<SessionEnd> {
+fn open(
+    shared: &Arc<Shared>,
+    key: StreamKey,
+    connector: &str,
+    traceparent: Option<&str>,
+) -> Option<SessionEnd> {
     let Some(dialer) = shared
         .dialer
         .clone()
@@ -217,7 +256,7 @@ fn open(shared: &Arc<Shared>, key: StreamKey, connector: &str) -> Option<Session
         });
         return None;
     }
-    let (ctx, rx) = match shared.register(key.clone(), connector.clone()) {
+    let (mut ctx, rx) = match shared.register(key.clone(), connector.clone()) {
         Ok(registered) => registered,
         Err(InsertError::Full) => {
             tracing::warn!(event = "stream_refused", cid = %key.cid, %connector, reason = "too_many_streams");
@@ -233,6 +272,11 @@ fn open(shared: &Arc<Shared>, key: StreamKey, connector: &str) -> Option<Session
         }
     };
     let span = tracing::info_span!("stream", cid = %key.cid, connector = %connector);
+    if let Some(tp) = traceparent {
+        // false = malformed or not recorded: the span then stays a root (or its local parent's).
+        let _ = nowconnect_telemetry::trace_context::set_remote_parent(&span, tp);
+    }
+    ctx.trace_frames(&span);
     shared.tasks.spawn(
         async move {
             let dialed = tokio::select! {
