@@ -3,6 +3,10 @@
 //! move with it and pass `promtool check metrics`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/http.rs"]
+mod http;
+
+use http::{WITHIN, get, wait_readyz};
 use nowconnect_e2e::creds::Creds;
 use nowconnect_e2e::procs::Proc;
 use nowconnect_e2e::stack::{self, AgentOpts, HubOpts, start_agent, start_hub, wait_health};
@@ -11,61 +15,9 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const WITHIN: Duration = Duration::from_secs(15);
 const RECONNECTS: &str = "nowconnect_tunnel_reconnects_total";
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    content_type: String,
-    body: String,
-}
-
-/// `GET path` over HTTP/1.1 with `Connection: close`; panics on a transport error.
-async fn get(addr: SocketAddr, path: &str) -> Reply {
-    let io = async {
-        let mut s = TcpStream::connect(addr).await?;
-        let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).await?;
-        std::io::Result::Ok(String::from_utf8(raw).expect("UTF-8 reply"))
-    };
-    let raw = tokio::time::timeout(Duration::from_secs(5), io)
-        .await
-        .expect("reply in time")
-        .unwrap_or_else(|e| panic!("GET http://{addr}{path}: {e}"));
-    let (head, body) = raw.split_once("\r\n\r\n").expect("HTTP head");
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok());
-    let content_type = head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case("content-type")
-            .then(|| v.trim().to_owned())
-    });
-    Reply {
-        status: status.expect("status code"),
-        content_type: content_type.unwrap_or_default(),
-        body: body.to_owned(),
-    }
-}
-
-async fn wait_readyz(addr: SocketAddr, status: u16) -> Reply {
-    let deadline = tokio::time::Instant::now() + WITHIN;
-    loop {
-        let reply = get(addr, "/readyz").await;
-        if reply.status == status {
-            return reply;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "/readyz never answered {status}: {reply:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// The value of the series written exactly as `series` (name and label set).
 fn value(text: &str, series: &str) -> Option<f64> {

@@ -39,14 +39,35 @@ async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// Ready while the listeners are bound and serving (not during start-up or the drain).
+/// Ready while the listeners are bound and serving (not during start-up or the drain) and every
+/// configured connector has a live agent; otherwise 503 `degraded`, naming what is missing. A
+/// connector without an agent accepts clients only to close them, so a load balancer in front
+/// of the client listeners should stop sending traffic here (the agents' path to `/tunnel` must
+/// not depend on this probe: see docs/configuration.md).
 async fn readyz(State(state): State<Arc<HubState>>) -> impl IntoResponse {
-    if state.ready.load(Ordering::SeqCst) {
+    if !state.ready.load(Ordering::SeqCst) {
+        let body = json!({"status": "degraded", "reason": "not_serving"});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
+    let down = connectors_down(&state);
+    if down.is_empty() {
         (StatusCode::OK, Json(json!({"status": "ready"})))
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "degraded"})),
-        )
+        let body = json!({"status": "degraded", "reason": "no_agent", "connectors_down": down});
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body))
     }
+}
+
+/// The configured connectors no live agent serves, sorted, each once.
+fn connectors_down(state: &HubState) -> Vec<&str> {
+    let mut down: Vec<&str> = state
+        .cfg
+        .listeners
+        .iter()
+        .map(|l| l.connector.as_str())
+        .filter(|c| !state.registry.serves(c))
+        .collect();
+    down.sort_unstable();
+    down.dedup();
+    down
 }

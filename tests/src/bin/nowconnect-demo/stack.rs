@@ -122,7 +122,8 @@ fn cloud_cli(args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes cloud.yaml, starts the hub and waits until `GET /readyz` answers 200.
+/// Writes cloud.yaml, starts the hub and waits until `GET /healthz` answers 200 (`/readyz`
+/// waits for an agent: see [`start_agent`]).
 pub(crate) async fn start_hub(files: &Files, ports: &Ports) -> anyhow::Result<Proc> {
     let yaml = format!(
         "listeners:\n  - name: ldap\n    bind: {listener}\n    connector: {CONNECTOR}\n\
@@ -138,12 +139,13 @@ pub(crate) async fn start_hub(files: &Files, ports: &Ports) -> anyhow::Result<Pr
         .with_context(|| format!("writing {}", files.cloud_yaml.display()))?;
     let args = ["--config", path_str(&files.cloud_yaml)?];
     let hub = Proc::spawn("nowconnect-cloud", &args, &HashMap::new(), &files.hub_log);
-    let ready = || http_ok(ports.tunnel, "/readyz");
-    wait_until(&files.hub_log, "hub GET /readyz != 200", ready).await?;
+    let up = || http_ok(ports.tunnel, "/healthz");
+    wait_until(&files.hub_log, "hub GET /healthz != 200", up).await?;
     Ok(hub)
 }
 
-/// Starts the agent with NC_* variables and waits until its health port answers `READY`.
+/// Starts the agent with NC_* variables and waits until its health port answers `READY` and the
+/// hub's `/readyz` says every connector is served.
 pub(crate) async fn start_agent(
     files: &Files,
     ports: &Ports,
@@ -182,6 +184,8 @@ pub(crate) async fn start_agent(
     let agent = Proc::spawn("nowconnect-premise", &[], &env, &files.agent_log);
     let ready = || health(ports.health);
     wait_until(&files.agent_log, "agent health port != READY", ready).await?;
+    let served = || http_ok(ports.tunnel, "/readyz");
+    wait_until(&files.hub_log, "hub GET /readyz != 200", served).await?;
     Ok(agent)
 }
 
