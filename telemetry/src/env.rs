@@ -1,9 +1,14 @@
 //! The standard `OTEL_*` variables, read through an injected lookup so tests never touch the
 //! process environment. An empty value counts as unset (as the specification asks).
 //!
+//! `OTEL_SDK_DISABLED=true` (case-insensitive) turns OpenTelemetry off as a whole: no OTLP, no
+//! spans, instruments that record nothing and an empty `/metrics`; logs are unaffected. Any
+//! value other than `true` or `false` is refused rather than read as `false`, so a typo never
+//! silently leaves the SDK on (or off).
+//!
 //! Not read here: signal-specific variants (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, …),
-//! `OTEL_TRACES_EXPORTER` / `OTEL_METRICS_EXPORTER` / `OTEL_SDK_DISABLED` (setting
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is what turns OTLP on). The endpoint, protocol, headers,
+//! `OTEL_TRACES_EXPORTER` / `OTEL_METRICS_EXPORTER` (setting `OTEL_EXPORTER_OTLP_ENDPOINT` is
+//! what turns OTLP on). The endpoint, protocol, headers,
 //! timeout, sampler and interval parsed here are passed to the SDK explicitly, so they win over
 //! anything the SDK would read from the process environment itself.
 
@@ -23,6 +28,7 @@ pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
 pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
 
 /// A variable that could not be parsed. Displays as `NAME="value": reason`; the value of
 /// `OTEL_EXPORTER_OTLP_HEADERS` is shown as `<redacted>` (it usually carries credentials).
@@ -55,6 +61,7 @@ impl OtelSettings {
             }
         };
         Ok(Self {
+            sdk_disabled: opt(env, OTEL_SDK_DISABLED, parse_bool)?.unwrap_or(false),
             service_name: var(env, OTEL_SERVICE_NAME),
             resource_attributes: opt(env, OTEL_RESOURCE_ATTRIBUTES, |v| {
                 parse_list(v, "key=value")
@@ -90,6 +97,16 @@ fn opt<T>(
     var(env, name)
         .map(|raw| parse(raw.trim()).map_err(|reason| err(name, &raw, reason)))
         .transpose()
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    if v.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if v.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err("expected true or false".into())
+    }
 }
 
 fn parse_protocol(v: &str) -> Result<OtlpProtocol, String> {

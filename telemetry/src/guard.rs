@@ -73,8 +73,20 @@ pub fn init_with(settings: &Settings) -> Result<TelemetryGuard, TelemetryError> 
 
 /// Builds the meter provider (Prometheus bridge, plus OTLP when configured) and the tracer
 /// provider (OTLP only), installing nothing global. Tests use it with a scoped subscriber.
+///
+/// With `OTEL_SDK_DISABLED=true` ([`OtelSettings::sdk_disabled`]) it builds only the log side and
+/// a meter provider without readers: no OTLP, no spans, an empty `/metrics`.
 pub fn start(settings: &Settings) -> Result<TelemetryGuard, TelemetryError> {
     let resource = resource(settings.log.service, &settings.otel);
+    if settings.otel.sdk_disabled {
+        return Ok(TelemetryGuard {
+            telemetry: Telemetry::disabled(resource),
+            log: settings.log.clone(),
+            span_level: settings.otel.span_level,
+            tracer_provider: None,
+            runtime: None,
+        });
+    }
     let exporters = match &settings.otel.otlp {
         Some(otlp) => Some(otlp::build(&settings.otel, otlp)?),
         None => None,

@@ -13,6 +13,9 @@
 //!   targets starting with `nowconnect` (never tonic, h2, hyper, tower, reqwest or the SDK's
 //!   own), exported over OTLP in batches; sampler from `OTEL_TRACES_SAMPLER` (default
 //!   `parentbased_always_on`).
+//! - `OTEL_SDK_DISABLED=true`: neither of the above — no OTLP, no OpenTelemetry layer, a meter
+//!   provider without readers (instruments record nothing; `/metrics` is an empty exposition).
+//!   Logs are unchanged. Meant for measuring telemetry's own cost and for minimal deployments.
 //! - Resource: `service.name` and `service.instance.id` (a random UUID per process unless
 //!   `OTEL_RESOURCE_ATTRIBUTES` sets one) are always set.
 //!
@@ -62,7 +65,7 @@ mod traces;
 pub use env::{
     EnvError, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, OTEL_EXPORTER_OTLP_PROTOCOL,
     OTEL_EXPORTER_OTLP_TIMEOUT, OTEL_METRIC_EXPORT_INTERVAL, OTEL_RESOURCE_ATTRIBUTES,
-    OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG,
+    OTEL_SDK_DISABLED, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG,
 };
 pub use guard::{TelemetryError, TelemetryGuard, init, init_for_tests, init_with, start};
 pub use metrics::{CONTENT_TYPE, DURATION_BUCKETS, LATENCY_BUCKETS, Telemetry};

@@ -58,6 +58,16 @@ impl Telemetry {
         })
     }
 
+    /// `OTEL_SDK_DISABLED=true`: a provider with no reader, so every instrument resolves to an
+    /// empty set of aggregations and a measurement costs about a function call; the registry
+    /// stays empty, so `/metrics` answers an empty (valid) exposition.
+    pub(crate) fn disabled(resource: Resource) -> Self {
+        Self {
+            provider: SdkMeterProvider::builder().with_resource(resource).build(),
+            registry: Registry::new(),
+        }
+    }
+
     /// Test helper: the Prometheus bridge only, no OTLP, no global subscriber. Each call is
     /// independent, so tests can run in parallel and scrape their own instruments.
     pub fn for_tests() -> Self {
@@ -70,10 +80,7 @@ impl Telemetry {
         ) {
             Ok(telemetry) => telemetry,
             // A fresh registry always accepts the bridge; keep instruments usable regardless.
-            Err(_) => Self {
-                provider: SdkMeterProvider::builder().with_resource(resource).build(),
-                registry: Registry::new(),
-            },
+            Err(_) => Self::disabled(resource),
         }
     }
 

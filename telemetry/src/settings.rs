@@ -54,6 +54,10 @@ pub const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The OpenTelemetry part of [`Settings`]. `Default` is "no OTLP, standard sampler".
 #[derive(Debug, Clone)]
 pub struct OtelSettings {
+    /// `OTEL_SDK_DISABLED=true`: no OpenTelemetry at all — no spans, no OTLP, a meter provider
+    /// without readers (instruments record nothing, `/metrics` is empty). Logs still work. The
+    /// other fields are still parsed and validated, then ignored.
+    pub sdk_disabled: bool,
     /// `OTEL_SERVICE_NAME`: overrides every other source of `service.name`.
     pub service_name: Option<String>,
     /// `OTEL_RESOURCE_ATTRIBUTES`, decoded, in order.
@@ -65,14 +69,15 @@ pub struct OtelSettings {
     /// `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds in the variable).
     pub metric_export_interval: Duration,
     /// The most verbose level of `nowconnect*` spans sent to OpenTelemetry (not from the
-    /// environment). Per-frame spans sit below the default `INFO`, so they cost ~1 ns unless a
-    /// service raises this.
+    /// environment). Spans below it are not recorded by OpenTelemetry. The mux's per-frame
+    /// `frame` spans are `INFO` and exist only on sampled streams (its own check).
     pub span_level: tracing::Level,
 }
 
 impl Default for OtelSettings {
     fn default() -> Self {
         Self {
+            sdk_disabled: false,
             service_name: None,
             resource_attributes: Vec::new(),
             otlp: None,

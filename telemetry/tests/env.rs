@@ -265,3 +265,39 @@ fn settings_combine_log_and_otel() {
     assert_eq!(s.log.service, "nowconnect-cloud");
     assert_eq!(s.otel.service_name.as_deref(), Some("x"));
 }
+
+#[test]
+fn sdk_disabled_accepts_true_and_false_in_any_case_and_refuses_the_rest() {
+    assert!(!parse(&[]).expect("unset").sdk_disabled);
+    assert!(
+        !parse(&[("OTEL_SDK_DISABLED", "")])
+            .expect("empty")
+            .sdk_disabled
+    );
+    for on in ["true", "TRUE", " True "] {
+        assert!(parse(&[("OTEL_SDK_DISABLED", on)]).expect(on).sdk_disabled);
+    }
+    for off in ["false", "FALSE"] {
+        assert!(
+            !parse(&[("OTEL_SDK_DISABLED", off)])
+                .expect(off)
+                .sdk_disabled
+        );
+    }
+    assert_eq!(
+        error(&[("OTEL_SDK_DISABLED", "yes")]),
+        "OTEL_SDK_DISABLED=\"yes\": expected true or false"
+    );
+    // The rest is still validated while disabled.
+    let s = parse(&[
+        ("OTEL_SDK_DISABLED", "true"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+    ])
+    .expect("valid");
+    assert!(s.sdk_disabled && s.otlp.is_some());
+    let msg = error(&[
+        ("OTEL_SDK_DISABLED", "true"),
+        ("OTEL_TRACES_SAMPLER", "sometimes"),
+    ]);
+    assert!(msg.starts_with("OTEL_TRACES_SAMPLER="), "{msg}");
+}
