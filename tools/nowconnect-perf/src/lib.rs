@@ -1,0 +1,25 @@
+//! NowConnect's load tool (SPEC §9): drives real traffic through a hub listener (the *tunnel*
+//! path) and straight to the same target (the *direct* path) in one run, alternating the two so
+//! that machine drift hits both, and reports every figure with its ratio tunnel/direct.
+//!
+//! Main types: [`tcp::TcpOpts`] → [`tcp::run`] → [`report::TcpReport`] (human table with
+//! [`report::TcpReport::render`], JSON through serde); [`stats::Summary`] for latencies;
+//! [`echo::serve`], an echo target to point both paths at; [`cli::Cli`], the command line
+//! (`nowconnect-perf tcp …`, `nowconnect-perf echo …`; options also from `NC_PERF_*`).
+//!
+//! The raw TCP mode measures, per path: bulk throughput on one stream and on N parallel streams
+//! (bytes echoed back per second), 64-byte request/response round trips on one connection
+//! (p50/p99), and connection set-up (connect → first echoed byte, connections per second).
+//!
+//! Deliberately absent (for now): the LDAP mode of SPEC §9, rate limiting, TLS, and any
+//! assertion on the figures — a benchmark prints figures, it never passes or fails on them.
+
+pub mod cli;
+pub mod echo;
+pub mod error;
+pub mod report;
+pub mod stats;
+pub mod table;
+pub mod tcp;
+
+pub use error::PerfError;
