@@ -1,4 +1,5 @@
-//! Small real TCP targets: echo, answer-after-EOF, silent sink, and free ports.
+//! Small real TCP targets: echo, answer-after-EOF, firehose, one that never reads, and free
+//! ports.
 
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -50,6 +51,22 @@ pub async fn firehose_server() -> SocketAddr {
             tokio::spawn(async move {
                 let chunk = vec![0x5a_u8; 64 * 1024];
                 while socket.write_all(&chunk).await.is_ok() {}
+            });
+        }
+    });
+    addr
+}
+
+/// Accepts and never reads (for tests of a target that stops draining); each socket is held
+/// for a minute, then dropped.
+pub async fn stuck_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                drop(socket);
             });
         }
     });

@@ -16,12 +16,18 @@ use nowconnect_e2e::targets;
 use nowconnect_telemetry::Telemetry;
 use prom::{Scrape, promtool_check, scrape, wait_for};
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use traffic::{closed_by_hub, round_trip, start};
 
 const GOLDEN: &str = include_str!("../fixtures/metrics-hub.txt");
+const GOLDEN_AGENT: &str = include_str!("../fixtures/metrics-agent.txt");
+
+/// The golden file's lines (`family type label,label`), blank lines skipped.
+fn golden(file: &str) -> Vec<&str> {
+    file.lines().filter(|l| !l.trim().is_empty()).collect()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_scrape_matches_the_golden_contract_and_passes_promtool() {
@@ -54,12 +60,52 @@ async fn the_scrape_matches_the_golden_contract_and_passes_promtool() {
     .await;
     let text = scrape(addr).await;
     let got = Scrape::parse(&text).contract();
-    let want: Vec<&str> = GOLDEN.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(
-        got, want,
-        "families, types and labels differ from the golden file\n{text}"
+        got,
+        golden(GOLDEN),
+        "hub families, types and labels differ from the golden file\n{text}"
     );
     promtool_check(&text);
+
+    let agent = stack.agent.admin;
+    let a = wait_for(agent, "the agent saw the streams close", |a| {
+        a.value(
+            "nowconnect_connection_duration_seconds_count",
+            &[("connector", "echo")],
+        ) == 3.0
+            && a.value(
+                "nowconnect_rst_sent_total",
+                &[("connector", "down"), ("err", "connect_failed")],
+            ) == 1.0
+    })
+    .await;
+    let agent_text = scrape(agent).await;
+    assert_eq!(
+        Scrape::parse(&agent_text).contract(),
+        golden(GOLDEN_AGENT),
+        "agent families, types and labels differ from the golden file\n{agent_text}"
+    );
+    promtool_check(&agent_text);
+    let echo = [("connector", "echo")];
+    let moved = (10_000 + 20_000 + 30_000) as f64;
+    for dir in ["c2a", "a2c"] {
+        let both = [("connector", "echo"), ("direction", dir)];
+        assert_eq!(a.value("nowconnect_tcp_bytes_total", &both), moved, "{dir}");
+        assert_eq!(s.value("nowconnect_tcp_bytes_total", &both), moved, "{dir}");
+    }
+    assert_eq!(a.value("nowconnect_tcp_active_connections", &echo), 0.0);
+    assert_eq!(a.value("nowconnect_fin_sent_total", &echo), 3.0);
+    assert_eq!(a.value("nowconnect_fin_recv_total", &echo), 3.0);
+    assert_eq!(a.value("nowconnect_inbound_queue_limit", &echo), 100.0);
+    assert_eq!(a.value("nowconnect_inbound_queue_size", &echo), 0.0);
+    assert_eq!(
+        a.value(
+            "nowconnect_tunnel_reconnects_total",
+            &[("agent", "agent-1"), ("reason", "ws_broken")]
+        ),
+        0.0
+    );
+    assert!(a.value("nowconnect_tunnel_uptime_seconds", &[("agent", "agent-1")]) > 0.0);
 
     let orphan = [("connector", "orphan")];
     assert_eq!(s.value("nowconnect_tcp_connections_total", &orphan), 1.0);
@@ -138,9 +184,10 @@ async fn a_slow_client_shows_in_drain_latency_and_queue_size() {
     let mut client = TcpStream::connect(stack.hub.listener("hose"))
         .await
         .expect("connect");
-    // Read nothing: the kernel buffers fill, the hub's drain blocks, frames queue up.
-    wait_for(addr, "a queue while the client is stuck", |s| {
-        s.value("nowconnect_inbound_queue_size", &[("connector", "hose")]) > 0.0
+    // Read nothing: the kernel buffers fill, the hub's drain blocks, frames queue up until
+    // the queue passes the alert's 75% of its limit (100).
+    wait_for(addr, "a queue past 75% while the client is stuck", |s| {
+        s.value("nowconnect_inbound_queue_size", &[("connector", "hose")]) >= 75.0
     })
     .await;
     tokio::time::sleep_until(started + Duration::from_secs(3)).await;
@@ -196,6 +243,38 @@ async fn a_client_reset_mid_write_counts_a_write_error() {
             ) == 0.0
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_target_that_stops_reading_fills_the_agents_queue() {
+    let stuck = targets::stuck_server().await;
+    let stack = start(&[("stuck", stuck)], &[]).await;
+    let agent = stack.agent.admin;
+    let client = TcpStream::connect(stack.hub.listener("stuck"))
+        .await
+        .expect("connect");
+    let (_r, mut w) = client.into_split();
+    // Write until the tunnel pushes back; the agent's queue toward the target fills.
+    let writer = tokio::spawn(async move {
+        let chunk = vec![0xa5_u8; 64 * 1024];
+        while w.write_all(&chunk).await.is_ok() {}
+    });
+    let stuck_label = [("connector", "stuck")];
+    // Bytes written toward the target first (the dial is done), then the queue behind them
+    // passes the alert's 75% of its limit (100): a stalled V2 stream fills its credit window,
+    // which the gauge reads as 75–100% of the limit.
+    let toward_target = [("connector", "stuck"), ("direction", "c2a")];
+    let a = wait_for(agent, "a queue behind bytes toward the stuck target", |a| {
+        a.value("nowconnect_tcp_bytes_total", &toward_target) > 0.0
+            && a.value("nowconnect_inbound_queue_size", &stuck_label) >= 75.0
+    })
+    .await;
+    assert!(a.value("nowconnect_inbound_queue_size", &stuck_label) <= 100.0);
+    assert_eq!(
+        a.value("nowconnect_tcp_active_connections", &stuck_label),
+        1.0
+    );
+    writer.abort();
 }
 
 #[tokio::test]

@@ -288,6 +288,7 @@ impl Shared {
             cancel,
             self.clock,
             window,
+            self.cfg.queue_depth,
             probe,
         ));
         let max = match self.cfg.role {

@@ -62,8 +62,10 @@ pub(crate) struct StreamShared {
     pub(crate) recv_window: Option<Mutex<RecvWindow>>,
     bytes_up: AtomicU64,
     bytes_down: AtomicU64,
-    /// Frames waiting in the inbound queue (the queue gauge).
+    /// Frames waiting in the inbound queue (the queue gauge on V1).
     queued: AtomicUsize,
+    /// V2: bytes per queue slot (`window / queue_depth`) for the queue gauge; `None` on V1.
+    slot_bytes: Option<usize>,
     pub(crate) probe: Arc<dyn StreamObserver>,
 }
 
@@ -74,8 +76,10 @@ impl StreamShared {
         cancel: CancellationToken,
         clock: Instant,
         window: Option<u32>,
+        queue_depth: usize,
         probe: Arc<dyn StreamObserver>,
     ) -> Self {
+        let slot_bytes = window.map(|w| (w as usize / queue_depth.max(1)).max(1));
         let shared = Self {
             key,
             connector,
@@ -88,6 +92,7 @@ impl StreamShared {
             bytes_up: AtomicU64::new(0),
             bytes_down: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
+            slot_bytes,
             probe,
         };
         shared.touch();
@@ -130,9 +135,20 @@ impl StreamShared {
         self.probe.queue_len(now);
     }
 
-    /// Frames waiting in the inbound queue.
+    /// Queue slots in use (the queue gauge). V1: frames waiting in the inbound queue. V2:
+    /// bytes received and not yet written to the local socket (queued or being written), in
+    /// slots of `window / queue_depth` bytes, so a stalled local reader shows between 75%
+    /// (credit granted back in quarter-window steps) and 100% of `queue_depth`.
     pub(crate) fn queue_len(&self) -> usize {
-        self.queued.load(Ordering::Relaxed)
+        match (&self.recv_window, self.slot_bytes) {
+            (Some(window), Some(unit)) => {
+                let buffered = window.lock().unwrap_or_else(|p| p.into_inner()).buffered();
+                usize::try_from(buffered)
+                    .unwrap_or(usize::MAX)
+                    .div_ceil(unit)
+            }
+            _ => self.queued.load(Ordering::Relaxed),
+        }
     }
 
     fn reason(&self) -> CloseReason {

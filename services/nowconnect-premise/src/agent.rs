@@ -5,6 +5,7 @@ use crate::config::AgentConfig;
 use crate::connect::connect;
 use crate::dialer::TargetDialer;
 use crate::metrics::AgentMetrics;
+use crate::queue_metrics::QueueGauges;
 use crate::{admin, health};
 use nowconnect_mux::Observer;
 use nowconnect_mux::{Role, Session, SessionConfig, SessionEnd};
@@ -45,6 +46,7 @@ pub struct Agent {
     admin_addr: SocketAddr,
     telemetry: Telemetry,
     metrics: AgentMetrics,
+    queues: QueueGauges,
     /// The shared stream families (bytes, write/drain, FIN/RST, queue) for the agent's side.
     observer: Arc<dyn Observer>,
     ready: Arc<AtomicBool>,
@@ -67,6 +69,7 @@ impl Agent {
         let meter = telemetry.meter("nowconnect-premise");
         let metrics = AgentMetrics::new(&meter, &cfg.tunnel.agent_id);
         let connectors = Connectors::new(cfg.tunnel.connectors.iter().cloned());
+        let queues = QueueGauges::new(&meter, &connectors, cfg.limits.queue_depth_per_cid);
         let streams = StreamMetrics::new(&meter, Side::Agent, connectors);
         streams.zero_init_all();
         let observer: Arc<dyn Observer> = Arc::new(streams);
@@ -78,6 +81,7 @@ impl Agent {
             admin_addr,
             telemetry,
             metrics,
+            queues,
             observer,
             ready: Arc::new(AtomicBool::new(false)),
         })
@@ -103,6 +107,7 @@ impl Agent {
             admin,
             telemetry,
             metrics,
+            queues,
             observer,
             ready,
             ..
@@ -137,6 +142,7 @@ impl Agent {
                     let stop = CancellationToken::new();
                     let (handle, mut task) = Session::spawn(ws, scfg, Some(dialer.clone()), &stop);
                     metrics.tunnel_up();
+                    queues.watch(handle.clone());
                     ready.store(true, Ordering::SeqCst);
                     tracing::info!(
                         event = "tunnel_up",
@@ -153,11 +159,13 @@ impl Agent {
                             stop.cancel();
                             ready.store(false, Ordering::SeqCst);
                             metrics.tunnel_down();
+                            queues.clear();
                             break;
                         }
                     };
                     ready.store(false, Ordering::SeqCst);
                     metrics.tunnel_down();
+                    queues.clear();
                     metrics.reconnect(end.as_str());
                     tracing::warn!(event = "tunnel_down", agent_id = %cfg.tunnel.agent_id, reason = end.as_str(), detail = ?end);
                     if started.elapsed() >= STABLE_AFTER {

@@ -9,6 +9,7 @@
 //! - `health`: the TCP health port (`OK` / `READY`).
 //! - `admin`: the HTTP admin port (`/metrics`, `/healthz`, `/readyz`).
 //! - `metrics`: the agent's own instruments (tunnel reconnects and uptime).
+//! - `queue_metrics`: the queue gauges (toward the target) read from the current tunnel.
 //!
 //! Not here: the relay (`nowconnect-mux`) and frame encodings (`nowconnect-protocol`).
 
@@ -20,5 +21,6 @@ mod connect;
 mod dialer;
 mod health;
 mod metrics;
+mod queue_metrics;
 
 pub use agent::{Agent, AgentError};

@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 pub(crate) struct Running {
     _creds: Creds,
     pub(crate) hub: TestHub,
-    _agent: TestAgent,
+    pub(crate) agent: TestAgent,
 }
 
 /// Hub with listeners for `targets` and `orphans`; one agent (`agent-1`) serving `targets`;
@@ -32,7 +32,7 @@ pub(crate) async fn start(targets: &[(&str, SocketAddr)], orphans: &[&str]) -> R
     Running {
         _creds: creds,
         hub,
-        _agent: agent,
+        agent,
     }
 }
 
