@@ -11,6 +11,7 @@
 //! - [`targets`]: echo and other small TCP targets.
 //! - [`wait`]: polling until a listener carries an echo (agent registered and routable).
 //! - [`logcap`]: in-process capture of the product's log events and panics.
+//! - [`otlp`]: an in-process OTLP collector (gRPC and HTTP/protobuf) keeping what it receives.
 //! - [`rawws`]: raw WebSocket ends (fake agent, fake hub) for hostile and interop tests, with
 //!   [`v2frames`] for hand-built V2 frames.
 //! - [`v1peer`]: an independent V1-only agent and hub (old peers) for interoperability tests.
@@ -27,6 +28,7 @@ use std::sync::{Mutex, MutexGuard};
 
 pub mod creds;
 pub mod logcap;
+pub mod otlp;
 pub mod procs;
 pub mod rawws;
 pub mod slapd;

@@ -9,59 +9,25 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use nowconnect_e2e::otlp::{Receiver, int_attr as int, start_http, string_attr as string};
 use nowconnect_e2e::stack::{AgentOpts, HubOpts, Stack};
 use nowconnect_e2e::targets;
 use nowconnect_telemetry::{
     LogFormat, LogSettings, OtelSettings, OtlpHeaders, OtlpProtocol, OtlpSettings, Settings,
     TelemetryGuard, TraceSampler, start,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use prost::Message as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-#[derive(Clone, Default)]
-struct Receiver(Arc<Mutex<Vec<Span>>>);
-
-impl Receiver {
-    fn spans(&self) -> Vec<Span> {
-        self.0.lock().expect("receiver lock").clone()
-    }
+fn str_attr(span: &Span, key: &str) -> Option<String> {
+    string(&span.attributes, key)
 }
 
-async fn start_receiver(receiver: Receiver) -> SocketAddr {
-    use axum::body::Bytes;
-    use axum::extract::State;
-    async fn traces(State(r): State<Receiver>, body: Bytes) -> Vec<u8> {
-        let req = ExportTraceServiceRequest::decode(body).expect("traces protobuf");
-        let spans = req
-            .resource_spans
-            .into_iter()
-            .flat_map(|rs| rs.scope_spans)
-            .flat_map(|ss| ss.spans);
-        r.0.lock().expect("receiver lock").extend(spans);
-        ExportTraceServiceResponse::default().encode_to_vec()
-    }
-    async fn metrics() -> Vec<u8> {
-        Vec::new()
-    }
-    let app = axum::Router::new()
-        .route("/v1/traces", axum::routing::post(traces))
-        .route("/v1/metrics", axum::routing::post(metrics))
-        .with_state(receiver);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
+fn int_attr(span: &Span, key: &str) -> Option<i64> {
+    int(&span.attributes, key)
 }
 
 fn settings(addr: SocketAddr, sampler: TraceSampler) -> Settings {
@@ -93,32 +59,11 @@ async fn flush(guard: TelemetryGuard) -> TelemetryGuard {
     .expect("flush task")
 }
 
-fn attr(span: &Span, key: &str) -> Option<Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref()?.value.clone())
-}
-
-fn str_attr(span: &Span, key: &str) -> Option<String> {
-    match attr(span, key)? {
-        Value::StringValue(s) => Some(s),
-        _ => None,
-    }
-}
-
-fn int_attr(span: &Span, key: &str) -> Option<i64> {
-    match attr(span, key)? {
-        Value::IntValue(i) => Some(i),
-        _ => None,
-    }
-}
-
 /// Starts telemetry with `sampler`, runs a hub + agent, relays one echo connection, and returns
 /// what the receiver got. With `want_streams`, waits until both `stream` spans arrived.
 async fn one_stream(v2: bool, sampler: TraceSampler, want_streams: bool) -> Vec<Span> {
     let receiver = Receiver::default();
-    let addr = start_receiver(receiver.clone()).await;
+    let addr = start_http(receiver.clone()).await;
     let guard = start(&settings(addr, sampler)).expect("telemetry starts");
     let _subscriber = tracing::subscriber::set_default(guard.subscriber().expect("subscriber"));
 
@@ -146,7 +91,7 @@ async fn one_stream(v2: bool, sampler: TraceSampler, want_streams: bool) -> Vec<
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         guard = flush(guard).await;
-        let spans = receiver.spans();
+        let spans = receiver.with(|r| r.all_spans());
         let streams = spans.iter().filter(|s| s.name == "stream").count();
         if !want_streams || streams >= 2 {
             break;
@@ -168,7 +113,7 @@ async fn one_stream(v2: bool, sampler: TraceSampler, want_streams: bool) -> Vec<
     tokio::task::spawn_blocking(move || drop(guard))
         .await
         .expect("shutdown");
-    receiver.spans()
+    receiver.with(|r| r.all_spans())
 }
 
 /// The hub's and agent's `stream` spans share the trace (agent's parent = hub's span), and the

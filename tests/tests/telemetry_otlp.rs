@@ -1,138 +1,20 @@
-//! OTLP export over gRPC and HTTP/protobuf to in-process receivers on 127.0.0.1:0: a metric and
-//! a cross-process-style trace (hub span → traceparent → agent span) arrive after a flush, with
-//! the resource, the configured headers, and nothing from filtered targets.
+//! The telemetry crate's OTLP export over gRPC and HTTP/protobuf to the harness's in-process
+//! collector (`nowconnect_e2e::otlp`) on 127.0.0.1:0: a metric and a cross-process-style trace
+//! (hub span → traceparent → agent span) arrive after a flush, with the resource, the
+//! configured headers, and nothing from filtered targets. (Real hub and agent processes
+//! exporting: tests/otlp_export.rs.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use nowconnect_e2e::otlp::{Receiver, resource_attr as attr, start_grpc, start_http};
 use nowconnect_telemetry::trace_context::{is_sampled, set_remote_parent, traceparent};
 use nowconnect_telemetry::{
     KeyValue, LogFormat, LogSettings, OtelSettings, OtlpHeaders, OtlpProtocol, OtlpSettings,
     Settings, start,
 };
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use prost::Message as _;
-
-/// What a receiver got: decoded requests and the `x-test` header of each.
-#[derive(Default)]
-struct Received {
-    metrics: Vec<ExportMetricsServiceRequest>,
-    spans: Vec<ExportTraceServiceRequest>,
-    headers: Vec<Option<String>>,
-}
-
-#[derive(Clone, Default)]
-struct Receiver(Arc<Mutex<Received>>);
-
-impl Receiver {
-    fn with<T>(&self, f: impl FnOnce(&mut Received) -> T) -> T {
-        f(&mut self.0.lock().expect("receiver lock"))
-    }
-}
-
-#[tonic::async_trait]
-impl MetricsService for Receiver {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportMetricsServiceRequest>,
-    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        let header = request
-            .metadata()
-            .get("x-test")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        self.with(|r| {
-            r.headers.push(header);
-            r.metrics.push(request.into_inner());
-        });
-        Ok(tonic::Response::new(ExportMetricsServiceResponse::default()))
-    }
-}
-
-#[tonic::async_trait]
-impl TraceService for Receiver {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let header = request
-            .metadata()
-            .get("x-test")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        self.with(|r| {
-            r.headers.push(header);
-            r.spans.push(request.into_inner());
-        });
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
-async fn start_grpc_receiver(receiver: Receiver) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tonic::transport::Server::builder()
-        .add_service(MetricsServiceServer::new(receiver.clone()))
-        .add_service(TraceServiceServer::new(receiver))
-        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
-    tokio::spawn(server);
-    addr
-}
-
-async fn start_http_receiver(receiver: Receiver) -> SocketAddr {
-    use axum::body::Bytes;
-    use axum::extract::State;
-    use axum::http::HeaderMap;
-    fn header(h: &HeaderMap) -> Option<String> {
-        h.get("x-test")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    }
-    async fn metrics(State(r): State<Receiver>, h: HeaderMap, body: Bytes) -> Vec<u8> {
-        let req = ExportMetricsServiceRequest::decode(body).expect("metrics protobuf");
-        r.with(|r| {
-            r.headers.push(header(&h));
-            r.metrics.push(req);
-        });
-        ExportMetricsServiceResponse::default().encode_to_vec()
-    }
-    async fn traces(State(r): State<Receiver>, h: HeaderMap, body: Bytes) -> Vec<u8> {
-        let req = ExportTraceServiceRequest::decode(body).expect("traces protobuf");
-        r.with(|r| {
-            r.headers.push(header(&h));
-            r.spans.push(req);
-        });
-        ExportTraceServiceResponse::default().encode_to_vec()
-    }
-    let app = axum::Router::new()
-        .route("/v1/metrics", axum::routing::post(metrics))
-        .route("/v1/traces", axum::routing::post(traces))
-        .with_state(receiver);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
-}
 
 fn settings(addr: SocketAddr, protocol: OtlpProtocol, attrs: Vec<(String, String)>) -> Settings {
     Settings {
@@ -196,17 +78,6 @@ async fn export_and_wait(settings: Settings, receiver: &Receiver) {
         .expect("shutdown");
 }
 
-fn attr(resource: Option<&Resource>, key: &str) -> Option<String> {
-    resource?
-        .attributes
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| match &kv.value.as_ref()?.value {
-            Some(Value::StringValue(s)) => Some(s.clone()),
-            _ => None,
-        })
-}
-
 /// Checks what arrived; returns the `service.instance.id` both signals carried.
 fn check(receiver: &Receiver) -> String {
     receiver.with(|r| {
@@ -263,7 +134,7 @@ fn check(receiver: &Receiver) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grpc_receiver_gets_a_metric_and_a_joined_trace() {
     let receiver = Receiver::default();
-    let addr = start_grpc_receiver(receiver.clone()).await;
+    let addr = start_grpc(receiver.clone()).await;
     export_and_wait(settings(addr, OtlpProtocol::Grpc, Vec::new()), &receiver).await;
     let instance = check(&receiver);
     assert_eq!(uuid_shape(&instance), (36, 4), "a random UUID: {instance}");
@@ -272,7 +143,7 @@ async fn grpc_receiver_gets_a_metric_and_a_joined_trace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_protobuf_receiver_gets_a_metric_and_a_joined_trace() {
     let receiver = Receiver::default();
-    let addr = start_http_receiver(receiver.clone()).await;
+    let addr = start_http(receiver.clone()).await;
     let attrs = vec![("service.instance.id".to_owned(), "hub-1".to_owned())];
     export_and_wait(settings(addr, OtlpProtocol::HttpProtobuf, attrs), &receiver).await;
     assert_eq!(
