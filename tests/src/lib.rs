@@ -8,6 +8,7 @@
 //!
 //! - [`creds`]: real signing keys, JWKS files and signed agent tokens.
 //! - [`stack`]: hub and agents in-process, configured through their real config loaders.
+//! - [`proc_stack`]: the hub and agent binaries as processes, with their log files.
 //! - [`targets`]: echo and other small TCP targets.
 //! - [`wait`]: polling until a listener carries an echo (agent registered and routable).
 //! - [`logcap`]: in-process capture of the product's log events and panics.
@@ -29,6 +30,7 @@ use std::sync::{Mutex, MutexGuard};
 pub mod creds;
 pub mod logcap;
 pub mod otlp;
+pub mod proc_stack;
 pub mod procs;
 pub mod rawws;
 pub mod slapd;

@@ -6,11 +6,8 @@
 //! own `service.name`. A SIGTERM flushes what is still batched.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use nowconnect_e2e::creds::Creds;
 use nowconnect_e2e::otlp::{Received, Receiver, start_grpc, start_http, string_attr};
-use nowconnect_e2e::procs::Proc;
-use nowconnect_e2e::stack::{self, AgentOpts, HubOpts, hub_yaml, wait_health};
-use nowconnect_e2e::targets;
+use nowconnect_e2e::proc_stack::ProcStack;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -33,43 +30,10 @@ fn otel_env(endpoint: SocketAddr, protocol: &str) -> HashMap<String, String> {
 }
 
 /// Hub and agent processes exporting to `endpoint`; one echo round trip through the tunnel;
-/// then both are stopped with SIGTERM (exit 0) and what the collector got is returned.
+/// then both are stopped with SIGTERM (exit 0, flushing what is batched).
 async fn run_stack(endpoint: SocketAddr, protocol: &str, receiver: &Receiver) {
-    let creds = Creds::new();
-    let work = tempfile::tempdir().unwrap();
-    let echo = targets::echo_server().await;
-    let (tunnel, listener, health) = (
-        targets::closed_port().await,
-        targets::closed_port().await,
-        targets::closed_port().await,
-    );
-    let opts = HubOpts {
-        tunnel_port: tunnel.port(),
-        ..HubOpts::default()
-    };
-    let yaml = hub_yaml(&creds, &["echo"], &opts).replace("127.0.0.1:0", &listener.to_string());
-    let cloud_yaml = work.path().join("cloud.yaml");
-    std::fs::write(&cloud_yaml, yaml).unwrap();
-    let hub_log = work.path().join("hub.log");
-    let args = ["--config", cloud_yaml.to_str().unwrap()];
-    let mut hub = Proc::spawn(HUB, &args, &otel_env(endpoint, protocol), &hub_log);
-
-    let token = creds.token_file("agent-otlp", &creds.token("agent-otlp"));
-    let url = format!("ws://{tunnel}/tunnel");
-    let mut env = stack::agent_env(
-        &url,
-        "agent-otlp",
-        &token,
-        &[("echo", echo)],
-        &AgentOpts::default(),
-    );
-    env.insert("NC_HEALTH_PORT".into(), health.port().to_string());
-    env.extend(otel_env(endpoint, protocol));
-    let agent_log = work.path().join("agent.log");
-    let mut agent = Proc::spawn(AGENT, &[], &env, &agent_log);
-    wait_health(health, "READY", Duration::from_secs(20)).await;
-
-    let mut client = TcpStream::connect(listener).await.expect("dial listener");
+    let mut stack = ProcStack::start(&otel_env(endpoint, protocol)).await;
+    let mut client = TcpStream::connect(stack.listener).await.expect("dial");
     client.write_all(b"traced bytes").await.unwrap();
     client.shutdown().await.unwrap();
     let mut back = Vec::new();
@@ -84,22 +48,11 @@ async fn run_stack(endpoint: SocketAddr, protocol: &str, receiver: &Receiver) {
             .all(|svc| names.contains(&((*svc).to_owned(), "nowconnect.tcp".to_owned())))
     })
     .await;
-    // SIGTERM: both drain, flush their batches and exit 0.
-    let stopped = tokio::task::spawn_blocking(move || {
-        let a = agent.terminate(Duration::from_secs(20));
-        let h = hub.terminate(Duration::from_secs(20));
-        (a, h)
-    })
-    .await
-    .unwrap();
-    let logs = || {
-        let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
-        format!("hub:\n{}\nagent:\n{}", read(&hub_log), read(&agent_log))
-    };
+    let (agent, hub) = stack.stop().await;
     assert!(
-        stopped.0.is_some_and(|s| s.success()) && stopped.1.is_some_and(|s| s.success()),
-        "{stopped:?}\n{}",
-        logs()
+        agent.is_some_and(|s| s.success()) && hub.is_some_and(|s| s.success()),
+        "{agent:?} {hub:?}\n{}",
+        stack.logs()
     );
     wait_until(receiver, "stream spans from both services", |r| {
         let spans = r.spans_by_service();
