@@ -9,6 +9,7 @@
 //! - [`creds`]: real signing keys, JWKS files and signed agent tokens.
 //! - [`stack`]: hub and agents in-process, configured through their real config loaders.
 //! - [`proc_stack`]: the hub and agent binaries as processes, with their log files.
+//! - [`prometheus`]: a real Prometheus scraping given targets with the shipped alert rules.
 //! - [`targets`]: echo and other small TCP targets.
 //! - [`wait`]: polling until a listener carries an echo (agent registered and routable).
 //! - [`logcap`]: in-process capture of the product's log events and panics.
@@ -31,6 +32,7 @@ pub mod creds;
 pub mod logcap;
 pub mod otlp;
 pub mod proc_stack;
+pub mod prometheus;
 pub mod procs;
 pub mod rawws;
 pub mod slapd;

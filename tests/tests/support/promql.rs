@@ -1,6 +1,7 @@
 //! PromQL as the dashboards and rules write it: Grafana variables replaced by concrete values,
 //! parsed with `promql-parser`, and the metric names each expression selects — checked against
 //! the metric contract of every service (`tests/fixtures/metrics-*.txt`).
+#![allow(dead_code, reason = "each test binary uses a part of it")]
 
 use promql_parser::parser::{self, Expr};
 use std::collections::BTreeSet;
