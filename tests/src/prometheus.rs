@@ -46,8 +46,9 @@ pub fn rule_files() -> anyhow::Result<Vec<PathBuf>> {
 /// The prometheus.yml for `jobs`, every `interval`, loading `rules`.
 pub fn config(jobs: &[Job], interval: Duration, rules: &[PathBuf]) -> String {
     let secs = interval.as_secs().max(1);
-    let mut yaml =
-        format!("global:\n  scrape_interval: {secs}s\n  evaluation_interval: {secs}s\nrule_files:\n");
+    let mut yaml = format!(
+        "global:\n  scrape_interval: {secs}s\n  evaluation_interval: {secs}s\nrule_files:\n"
+    );
     for rule in rules {
         let _ = writeln!(yaml, "  - \"{}\"", rule.display());
     }
@@ -81,7 +82,10 @@ impl Prometheus {
         let out = std::fs::File::create(&log)?;
         let child = Command::new(BINARY)
             .arg(format!("--config.file={}", config_file.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address={addr}"))
             .arg("--log.level=warn")
             .stdin(Stdio::null())
@@ -145,10 +149,7 @@ impl Prometheus {
             .json()
             .await
             .with_context(|| format!("GET {url}: not JSON"))?;
-        ensure!(
-            body["status"] == "success",
-            "GET {base} {params:?}: {body}"
-        );
+        ensure!(body["status"] == "success", "GET {base} {params:?}: {body}");
         Ok(body["data"].clone())
     }
 
@@ -170,6 +171,20 @@ impl Prometheus {
             .collect())
     }
 
+    /// Every loaded alerting rule with its state: `(name, inactive|pending|firing)`.
+    pub async fn alert_states(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let data = self.api("rules", &[("type", "alert")]).await?;
+        let mut out = Vec::new();
+        for group in data["groups"].as_array().into_iter().flatten() {
+            for rule in group["rules"].as_array().into_iter().flatten() {
+                let name = rule["name"].as_str().unwrap_or_default().to_owned();
+                let state = rule["state"].as_str().unwrap_or("unknown").to_owned();
+                out.push((name, state));
+            }
+        }
+        Ok(out)
+    }
+
     /// Every loaded alerting rule: `(name, expr)`.
     pub async fn alert_rules(&self) -> anyhow::Result<Vec<(String, String)>> {
         let data = self.api("rules", &[("type", "alert")]).await?;
@@ -187,14 +202,20 @@ impl Prometheus {
     /// Scrape targets that are up: `(job, instance)`.
     pub async fn up_targets(&self) -> anyhow::Result<Vec<(String, String)>> {
         let data = self.api("targets", &[("state", "active")]).await?;
-        let targets = data["activeTargets"].as_array().cloned().unwrap_or_default();
+        let targets = data["activeTargets"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         Ok(targets
             .iter()
             .filter(|t| t["health"] == "up")
             .map(|t| {
                 (
                     t["labels"]["job"].as_str().unwrap_or_default().to_owned(),
-                    t["labels"]["instance"].as_str().unwrap_or_default().to_owned(),
+                    t["labels"]["instance"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                 )
             })
             .collect())

@@ -1,5 +1,6 @@
 //! The demo binary end to end: `nowconnect-demo --once` starts slapd, the real hub and agent,
-//! sends LDAP through the tunnel, and reports identical answers and traffic both ways.
+//! sends LDAP through the tunnel, and reports identical answers and traffic both ways, what a
+//! real Prometheus scraped, and the state of every shipped alert.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -55,5 +56,32 @@ fn demo_once_reports_identical_results_and_traffic_both_ways() {
         "{stdout}"
     );
     assert!(stdout.contains("protocol: v2"), "{stdout}");
+    assert!(stdout.contains("prometheus targets up: 2/2"), "{stdout}");
+    // Prometheus scraped at least what the hub logged.
+    assert!(
+        number(&stdout, "prometheus hub bytes: c2a")
+            >= number(&stdout, "bytes c2a (client -> target):"),
+        "{stdout}"
+    );
+    let alerts: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("alerts ("))
+        .skip(1)
+        .take_while(|l| l.starts_with("  NowConnect"))
+        .collect();
+    assert!(
+        alerts.len() >= 6,
+        "every shipped alert with its state:\n{stdout}"
+    );
+    for line in &alerts {
+        let state = line.split_whitespace().nth(1).unwrap_or_default();
+        assert!(["inactive", "pending", "firing"].contains(&state), "{line}");
+    }
+    assert!(
+        alerts
+            .iter()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["NowConnectNoAgent", "inactive"]),
+        "the agent serves its connector:\n{stdout}"
+    );
     assert!(work.path().join("hub.log").is_file() && work.path().join("agent.log").is_file());
 }

@@ -187,7 +187,7 @@ async fn a_slow_client_shows_in_drain_latency_and_queue_size() {
     // Read nothing: the kernel buffers fill, the hub's drain blocks, frames queue up until
     // the queue passes the alert's 75% of its limit (100).
     wait_for(addr, "a queue past 75% while the client is stuck", |s| {
-        s.value("nowconnect_inbound_queue_size", &[("connector", "hose")]) >= 75.0
+        s.value("nowconnect_inbound_queue_size", &[("connector", "hose")]) > 75.0
     })
     .await;
     tokio::time::sleep_until(started + Duration::from_secs(3)).await;
@@ -266,7 +266,7 @@ async fn a_target_that_stops_reading_fills_the_agents_queue() {
     let toward_target = [("connector", "stuck"), ("direction", "c2a")];
     let a = wait_for(agent, "a queue behind bytes toward the stuck target", |a| {
         a.value("nowconnect_tcp_bytes_total", &toward_target) > 0.0
-            && a.value("nowconnect_inbound_queue_size", &stuck_label) >= 75.0
+            && a.value("nowconnect_inbound_queue_size", &stuck_label) > 75.0
     })
     .await;
     assert!(a.value("nowconnect_inbound_queue_size", &stuck_label) <= 100.0);

@@ -5,7 +5,9 @@
 //! sends LDAP traffic (ldap3 and `ldapsearch`) through the hub's listener and directly to slapd,
 //! checks both answers are identical, and prints what it measured: entries, bytes each way and
 //! streams (from the hub's `stream_close` log lines), and the negotiated protocol (the agent's
-//! `tunnel_up` line). Then it keeps the stack up until SIGINT/SIGTERM, or exits at once with
+//! `tunnel_up` line). A real Prometheus scrapes the hub and the agent with the shipped alert
+//! rules loaded; the summary shows its URL, what it scraped and every alert's state. Then it
+//! keeps the stack up until SIGINT/SIGTERM, or exits at once with
 //! `--once` (or `NOWCONNECT_DEMO_ONCE=1`). Any failed step is one line on stderr and exit 1.
 //!
 //! Usage: `nowconnect-demo [--once] [--work-dir DIR]` (default work dir: `<repo>/.demo`).
@@ -13,6 +15,7 @@
 #![allow(clippy::print_stdout)]
 
 mod logs;
+mod prom;
 mod stack;
 mod traffic;
 
@@ -123,11 +126,18 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
         .unwrap_or("?")
         .to_owned();
     progress(&format!("agent ready: tunnel up ({protocol})"));
+    let prometheus = prom::start(&ports).await.context("starting prometheus")?;
+    progress(&format!(
+        "prometheus on {} (scraping hub and agent every 1 s, alert rules loaded)",
+        prometheus.url()
+    ));
 
     let traffic = traffic::run(ports.listener, slapd.addr()).await?;
     let totals =
         logs::wait_stream_totals(&files.hub_log, traffic.tunnel_connections, LOG_WAIT).await?;
+    let seen = prom::observe(&prometheus, totals.bytes_c2a, totals.bytes_a2c).await?;
     print_summary(&traffic, &totals, &protocol);
+    print_prometheus(&prometheus.url(), &seen);
     if let Some(c) = traffic.compared.iter().find(|c| !c.identical) {
         bail!(
             "{} {} under {}: the answer through the tunnel differs from slapd's direct answer",
@@ -155,6 +165,11 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
             stack::http_ok(ports.metrics, "/metrics").await,
         );
         print_addresses(&ports, &slapd, &files, metrics);
+        println!(
+            "  prometheus       {}  (alerts: {}/alerts)",
+            prometheus.url(),
+            prometheus.url()
+        );
         wait_for_signal().await?;
         progress("stopping");
     }
@@ -198,6 +213,23 @@ fn print_summary(traffic: &traffic::Traffic, totals: &logs::StreamTotals, protoc
     println!("bytes c2a (client -> target): {}", totals.bytes_c2a);
     println!("bytes a2c (target -> client): {}", totals.bytes_a2c);
     println!("protocol: {protocol}");
+}
+
+fn print_prometheus(url: &str, seen: &prom::Seen) {
+    println!("prometheus: {url}");
+    println!("prometheus targets up: {}/2 (hub, agent)", seen.targets_up);
+    println!(
+        "prometheus hub bytes: c2a {} a2c {}",
+        seen.hub_bytes_c2a, seen.hub_bytes_a2c
+    );
+    println!(
+        "alerts ({} rules from {} file(s) in alerts/):",
+        seen.alerts.len(),
+        seen.rules
+    );
+    for (name, state) in &seen.alerts {
+        println!("  {name:<32} {state}");
+    }
 }
 
 /// `metrics`: whether the hub's and the agent's `/metrics` answered 200 (printed only then).
