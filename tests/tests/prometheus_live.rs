@@ -89,7 +89,9 @@ async fn dashboards_and_alerts_evaluate_on_real_traffic() {
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
     // A client that never reads while the target streams to it.
-    let stalled = TcpStream::connect(stack.hub.listener("hose")).await.unwrap();
+    let stalled = TcpStream::connect(stack.hub.listener("hose"))
+        .await
+        .unwrap();
 
     for expr in [
         r#"nowconnect_tcp_bytes_total{job="nowconnect-cloud",connector="ldap",direction="a2c"} > 0"#,
