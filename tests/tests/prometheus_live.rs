@@ -130,6 +130,7 @@ async fn dashboards_and_alerts_evaluate_on_real_traffic() {
         "NowConnectPdpErrors",
         "NowConnectNoAgent",
         "NowConnectOneWayTraffic",
+        "NowConnectTargetDown",
     ] {
         assert!(names.contains(&want), "{want} not loaded: {names:?}");
     }
