@@ -4,7 +4,8 @@
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanExporter};
-use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing::Metadata;
+use tracing_subscriber::filter::{FilterExt as _, LevelFilter, Targets, filter_fn};
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -64,9 +65,9 @@ pub fn otel_filter(level: tracing::Level) -> Targets {
 
 type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
-/// The process subscriber: the log layer (filtered by `log.level`) and, with a tracer, the
-/// OpenTelemetry layer (filtered by [`otel_filter`]); each layer has its own filter, so quiet
-/// logs do not hide spans and vice versa.
+/// The process subscriber: the log layer (filtered by `log.level`; events only in JSON format)
+/// and, with a tracer, the OpenTelemetry layer (filtered by [`otel_filter`]); each layer has its
+/// own filter, so quiet logs do not hide spans and vice versa.
 pub(crate) fn subscriber(
     log: &LogSettings,
     tracer: Option<(SdkTracer, tracing::Level)>,
@@ -77,6 +78,17 @@ pub(crate) fn subscriber(
         .with_writer(std::io::stdout)
         .with_span_events(FmtSpan::NONE);
     let mut layers: Vec<BoxedLayer> = vec![match log.format {
+        // JSON lines carry no span data, so the layer does not need spans at all: letting them
+        // in would format every span's fields (a `frame` span per DATA frame on sampled streams)
+        // for nothing. Span-scoped directives (`…[stream{cid=…}]=debug`) need to see spans, so
+        // they keep them.
+        LogFormat::Json if !has_span_directive(&log.level) => fmt
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_filter(filter.and(filter_fn(|m: &Metadata<'_>| m.is_event())))
+            .boxed(),
         LogFormat::Json => fmt
             .json()
             .flatten_event(true)
@@ -99,6 +111,11 @@ pub(crate) fn subscriber(
         );
     }
     Ok(Registry::default().with(layers))
+}
+
+/// Whether an `EnvFilter` directive string filters by span (`target[span{field=value}]=level`).
+fn has_span_directive(level: &str) -> bool {
+    level.contains('[')
 }
 
 pub(crate) fn tracer(provider: &SdkTracerProvider) -> SdkTracer {

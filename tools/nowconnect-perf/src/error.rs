@@ -15,6 +15,12 @@ pub enum PerfError {
     },
     #[error("{what}: no answer within {after:?}")]
     Timeout { what: &'static str, after: Duration },
+    #[error("{what}: not finished within {after:?}: {detail}")]
+    Stalled {
+        what: &'static str,
+        after: Duration,
+        detail: String,
+    },
     #[error("{what}: the echo answered {got} bytes, expected {want}")]
     ShortEcho {
         what: &'static str,

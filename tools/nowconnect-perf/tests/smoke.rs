@@ -47,7 +47,10 @@ async fn a_short_run_produces_positive_figures_and_json() {
     let back: TcpReport = serde_json::from_str(&json).unwrap();
     assert_eq!(back.mode, "tcp");
     assert_eq!(back.options, report.options);
-    assert!(back.tunnel.rtt.p50_us > 0.0 && back.ratio.bulk_n > 0.0, "{json}");
+    assert!(
+        back.tunnel.rtt.p50_us > 0.0 && back.ratio.bulk_n > 0.0,
+        "{json}"
+    );
 }
 
 #[tokio::test]

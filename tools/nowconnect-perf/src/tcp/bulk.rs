@@ -3,6 +3,8 @@
 //! bytes still in flight when writing stops are counted, and so is the time they take).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,6 +17,13 @@ const CHUNK: usize = 64 * 1024;
 /// After writing stops, how long the echo may take to return what is in flight.
 const DRAIN_GRACE: Duration = Duration::from_secs(30);
 
+/// Bytes one stream has written and read back so far (reported when a transfer stalls).
+#[derive(Debug, Default)]
+struct Progress {
+    sent: AtomicU64,
+    got: AtomicU64,
+}
+
 /// Megabytes (10^6 bytes) echoed back per second over `streams` parallel connections.
 pub(crate) async fn throughput(
     addr: SocketAddr,
@@ -23,29 +32,52 @@ pub(crate) async fn throughput(
 ) -> Result<f64, PerfError> {
     let started = Instant::now();
     let until = started + duration;
+    let progress: Vec<Arc<Progress>> = (0..streams).map(|_| Arc::default()).collect();
     let mut tasks = JoinSet::new();
-    for _ in 0..streams {
-        tasks.spawn(one_stream(addr, until));
+    for p in &progress {
+        tasks.spawn(one_stream(addr, until, p.clone()));
     }
-    let all = async {
-        let mut total = 0u64;
-        while let Some(done) = tasks.join_next().await {
-            total += done.map_err(|e| PerfError::Task(e.to_string()))??;
+    let deadline = tokio::time::Instant::from_std(until + DRAIN_GRACE);
+    let mut total = 0u64;
+    loop {
+        match tokio::time::timeout_at(deadline, tasks.join_next()).await {
+            Ok(Some(done)) => total += done.map_err(|e| PerfError::Task(e.to_string()))??,
+            Ok(None) => break,
+            Err(_) => {
+                let stuck: Vec<String> = progress
+                    .iter()
+                    .map(|p| {
+                        (
+                            p.sent.load(Ordering::Relaxed),
+                            p.got.load(Ordering::Relaxed),
+                        )
+                    })
+                    .filter(|(sent, got)| got < sent || *sent == 0)
+                    .map(|(sent, got)| format!("{got}/{sent}"))
+                    .collect();
+                return Err(PerfError::Stalled {
+                    what: "bulk transfer",
+                    after: duration + DRAIN_GRACE,
+                    detail: format!(
+                        "{} of {streams} streams still open; echoed/sent bytes of the \
+                         unfinished ones: {}",
+                        tasks.len(),
+                        stuck.join(", ")
+                    ),
+                });
+            }
         }
-        Ok::<u64, PerfError>(total)
-    };
-    let total = tokio::time::timeout(duration + DRAIN_GRACE, all)
-        .await
-        .map_err(|_| PerfError::Timeout {
-            what: "bulk transfer",
-            after: duration + DRAIN_GRACE,
-        })??;
+    }
     let secs = started.elapsed().as_secs_f64();
     Ok(total as f64 / 1e6 / secs)
 }
 
 /// One connection: writes until `until`, half-closes, and counts the echo until EOF.
-async fn one_stream(addr: SocketAddr, until: Instant) -> Result<u64, PerfError> {
+async fn one_stream(
+    addr: SocketAddr,
+    until: Instant,
+    progress: Arc<Progress>,
+) -> Result<u64, PerfError> {
     let socket = TcpStream::connect(addr)
         .await
         .map_err(PerfError::io("bulk connect"))?;
@@ -53,7 +85,7 @@ async fn one_stream(addr: SocketAddr, until: Instant) -> Result<u64, PerfError> 
         .set_nodelay(true)
         .map_err(PerfError::io("bulk set_nodelay"))?;
     let (mut reader, mut writer) = socket.into_split();
-    let write = async move {
+    let write = async {
         let chunk = vec![0x5a_u8; CHUNK];
         let mut sent = 0u64;
         while Instant::now() < until {
@@ -62,6 +94,7 @@ async fn one_stream(addr: SocketAddr, until: Instant) -> Result<u64, PerfError> 
                 .await
                 .map_err(PerfError::io("bulk write"))?;
             sent += CHUNK as u64;
+            progress.sent.store(sent, Ordering::Relaxed);
         }
         writer
             .shutdown()
@@ -69,13 +102,16 @@ async fn one_stream(addr: SocketAddr, until: Instant) -> Result<u64, PerfError> 
             .map_err(PerfError::io("bulk shutdown"))?;
         Ok::<u64, PerfError>(sent)
     };
-    let read = async move {
+    let read = async {
         let mut buf = vec![0u8; CHUNK];
         let mut got = 0u64;
         loop {
             match reader.read(&mut buf).await {
                 Ok(0) => return Ok::<u64, PerfError>(got),
-                Ok(n) => got += n as u64,
+                Ok(n) => {
+                    got += n as u64;
+                    progress.got.store(got, Ordering::Relaxed);
+                }
                 Err(e) => return Err(PerfError::io("bulk read")(e)),
             }
         }

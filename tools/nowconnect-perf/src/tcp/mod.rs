@@ -3,16 +3,18 @@
 //! run hits both paths alike).
 
 mod bulk;
+mod phase;
 mod rtt;
 mod setup;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use phase::{Collected, PHASES, Phase};
 pub use setup::Setup;
 
 use crate::PerfError;
-use crate::report::{Figures, TcpReport};
+use crate::report::TcpReport;
 
 /// What to measure and where. Both addresses must lead to an echo service (the tunnel one
 /// through a hub listener whose connector's target echoes).
@@ -40,26 +42,10 @@ pub enum Path {
     Direct,
 }
 
-/// The measurements, in the order they run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    BulkOne,
-    BulkMany,
-    RoundTrips,
-    Setups,
-}
-
-const PHASES: [Phase; 4] = [
-    Phase::BulkOne,
-    Phase::BulkMany,
-    Phase::RoundTrips,
-    Phase::Setups,
-];
-
 /// Runs every phase on both paths and reports the figures with their ratios.
 pub async fn run(opts: &TcpOpts) -> Result<TcpReport, PerfError> {
-    let mut tunnel = Partial::default();
-    let mut direct = Partial::default();
+    let mut tunnel = Collected::default();
+    let mut direct = Collected::default();
     for (i, phase) in PHASES.into_iter().enumerate() {
         let order = if i % 2 == 0 {
             [Path::Tunnel, Path::Direct]
@@ -86,47 +72,4 @@ pub async fn resolve(host_port: &str) -> Result<SocketAddr, PerfError> {
         .await
         .map_err(|e| fail(e.to_string()))?;
     addrs.next().ok_or_else(|| fail("no address".into()))
-}
-
-/// One path's figures as they come in.
-#[derive(Default)]
-struct Partial {
-    bulk_1: Option<f64>,
-    bulk_n: Option<f64>,
-    rtt: Option<crate::stats::Summary>,
-    setup: Option<Setup>,
-}
-
-impl Partial {
-    async fn measure(
-        &mut self,
-        phase: Phase,
-        addr: SocketAddr,
-        opts: &TcpOpts,
-    ) -> Result<(), PerfError> {
-        match phase {
-            Phase::BulkOne => self.bulk_1 = Some(bulk::throughput(addr, 1, opts.duration).await?),
-            Phase::BulkMany => {
-                self.bulk_n = Some(bulk::throughput(addr, opts.streams, opts.duration).await?)
-            }
-            Phase::RoundTrips => {
-                let rtt = rtt::round_trips(addr, opts.message_size, opts.warmup, opts.round_trips);
-                self.rtt = Some(rtt.await?)
-            }
-            Phase::Setups => self.setup = Some(setup::setups(addr, opts.connections).await?),
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> Result<Figures, PerfError> {
-        match (self.bulk_1, self.bulk_n, self.rtt, self.setup) {
-            (Some(bulk_1_mb_s), Some(bulk_n_mb_s), Some(rtt), Some(setup)) => Ok(Figures {
-                bulk_1_mb_s,
-                bulk_n_mb_s,
-                rtt,
-                setup,
-            }),
-            _ => Err(PerfError::Task("a phase produced no figure".into())),
-        }
-    }
 }

@@ -1,0 +1,59 @@
+//! Prints what one `frame`-like child span costs on the caller's thread with full telemetry
+//! (OpenTelemetry layer, default sampler, OTLP HTTP exporter), for each log format. A benchmark
+//! command, not a test: `cargo run --release -p nowconnect-telemetry --example span_cost`.
+//! The exporter points at a closed port, so once the queue is full spans are dropped: the
+//! figure is the cost on the data path, not the export's.
+
+#![allow(clippy::print_stdout)]
+
+use std::time::{Duration, Instant};
+
+use nowconnect_telemetry::trace_context::is_sampled;
+use nowconnect_telemetry::{
+    LogFormat, LogSettings, OtelSettings, OtlpHeaders, OtlpProtocol, OtlpSettings, Settings, start,
+};
+
+const SPANS: u32 = 100_000;
+const REPEATS: usize = 7;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    for format in [LogFormat::Json, LogFormat::Plain] {
+        let settings = Settings {
+            log: LogSettings {
+                service: "span-cost",
+                level: "info".into(),
+                format,
+            },
+            otel: OtelSettings {
+                otlp: Some(OtlpSettings {
+                    endpoint: format!("http://127.0.0.1:{port}"),
+                    protocol: OtlpProtocol::HttpProtobuf,
+                    headers: OtlpHeaders::default(),
+                    timeout: Duration::from_millis(200),
+                }),
+                ..OtelSettings::default()
+            },
+        };
+        let guard = start(&settings)?;
+        let best = tracing::subscriber::with_default(guard.subscriber()?, || {
+            let stream = tracing::info_span!(target: "nowconnect_mux", "stream");
+            assert!(is_sampled(&stream), "the default sampler samples roots");
+            (0..REPEATS)
+                .map(|_| {
+                    let started = Instant::now();
+                    for seq in 0..SPANS {
+                        let seq = i64::from(seq);
+                        let _frame = tracing::info_span!(target: "nowconnect_mux",
+                            parent: &stream, "frame", dir = "c2a", seq, bytes = 64_i64);
+                    }
+                    started.elapsed().as_nanos() as f64 / f64::from(SPANS)
+                })
+                .fold(f64::MAX, f64::min)
+        });
+        println!("{format:?} logs: {best:.0} ns per frame span (best of {REPEATS} x {SPANS})");
+    }
+    Ok(())
+}

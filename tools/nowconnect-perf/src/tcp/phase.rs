@@ -1,0 +1,75 @@
+//! The phases of the TCP mode and the figures they add up to, so a caller (the bench) can
+//! interleave phases across several tunnels itself.
+
+use std::net::SocketAddr;
+
+use super::{Setup, TcpOpts, bulk, rtt, setup};
+use crate::PerfError;
+use crate::report::Figures;
+use crate::stats::Summary;
+
+/// One measurement of one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Throughput on one connection.
+    BulkOne,
+    /// Throughput on `streams` parallel connections.
+    BulkMany,
+    /// Small-message round trips on one connection.
+    RoundTrips,
+    /// Sequential connection set-ups.
+    Setups,
+}
+
+/// Every phase, in the order [`run`](super::run) measures them.
+pub const PHASES: [Phase; 4] = [
+    Phase::BulkOne,
+    Phase::BulkMany,
+    Phase::RoundTrips,
+    Phase::Setups,
+];
+
+/// One path's figures as the phases come in; [`Collected::finish`] once all have run.
+#[derive(Debug, Clone, Default)]
+pub struct Collected {
+    bulk_1: Option<f64>,
+    bulk_n: Option<f64>,
+    rtt: Option<Summary>,
+    setup: Option<Setup>,
+}
+
+impl Collected {
+    /// Measures `phase` on `addr` and keeps the figure (replacing an earlier one).
+    pub async fn measure(
+        &mut self,
+        phase: Phase,
+        addr: SocketAddr,
+        opts: &TcpOpts,
+    ) -> Result<(), PerfError> {
+        match phase {
+            Phase::BulkOne => self.bulk_1 = Some(bulk::throughput(addr, 1, opts.duration).await?),
+            Phase::BulkMany => {
+                self.bulk_n = Some(bulk::throughput(addr, opts.streams, opts.duration).await?)
+            }
+            Phase::RoundTrips => {
+                let rtt = rtt::round_trips(addr, opts.message_size, opts.warmup, opts.round_trips);
+                self.rtt = Some(rtt.await?)
+            }
+            Phase::Setups => self.setup = Some(setup::setups(addr, opts.connections).await?),
+        }
+        Ok(())
+    }
+
+    /// The figures, once every phase has been measured.
+    pub fn finish(self) -> Result<Figures, PerfError> {
+        match (self.bulk_1, self.bulk_n, self.rtt, self.setup) {
+            (Some(bulk_1_mb_s), Some(bulk_n_mb_s), Some(rtt), Some(setup)) => Ok(Figures {
+                bulk_1_mb_s,
+                bulk_n_mb_s,
+                rtt,
+                setup,
+            }),
+            _ => Err(PerfError::Task("a phase produced no figure".into())),
+        }
+    }
+}
