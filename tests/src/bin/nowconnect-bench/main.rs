@@ -1,0 +1,233 @@
+//! `nowconnect-bench`: benchmark commands that print figures (never timed tests).
+//!
+//! `nowconnect-bench telemetry` measures what telemetry costs (issue 3) in three modes: `off`
+//! (`OTEL_SDK_DISABLED=true`), `metrics` (the default: Prometheus bridge, no OTLP) and `full`
+//! (metrics and traces over OTLP HTTP/protobuf to an in-process sink, default sampler, so every
+//! stream is sampled and gets `frame` spans). It starts one pair of real hub and agent binaries
+//! per mode (V2 tunnel, real JWKS and token), all in front of one in-process echo target, then
+//! runs `nowconnect-perf`'s TCP phases round after round, each phase on the direct path and on
+//! every mode's tunnel back to back in a rotating order (see `rounds.rs`); the pairs not being
+//! measured are idle. The report gives medians, ratios to `off` and to direct, the direct
+//! figures' spread (the machine's noise), what reached the sink, and the verdict.
+//!
+//! Run it through `scripts/bench.sh telemetry` (builds the release binaries first). Work files
+//! (config, logs per mode and round) go to `<repo>/.bench/` unless `--work-dir DIR`.
+
+#![allow(clippy::print_stdout)]
+
+mod figure;
+mod mode;
+mod probe;
+mod report;
+mod rounds;
+mod sink;
+mod stack;
+mod summary;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, ensure};
+use clap::{Args, Parser, Subcommand};
+use nowconnect_e2e::creds::Creds;
+use nowconnect_perf::cli::{DEFAULT_ROUND_TRIPS, DEFAULT_WARMUP};
+use nowconnect_perf::tcp::TcpOpts;
+
+use mode::Mode;
+use sink::Received;
+use sink::Sink;
+use stack::Stack;
+use summary::ModeTotals;
+
+#[derive(Debug, Parser)]
+#[command(name = "nowconnect-bench", about = "Benchmarks that print figures")]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// Tunnel throughput and latency with telemetry off, metrics only, and metrics + traces.
+    Telemetry(TelemetryArgs),
+}
+
+#[derive(Debug, Args)]
+struct TelemetryArgs {
+    /// Rounds; each measures every phase on every target once.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=50))]
+    rounds: u16,
+    /// Seconds each throughput phase writes, per target.
+    #[arg(long, default_value_t = 1.5)]
+    seconds: f64,
+    /// Parallel connections of the multi-stream throughput phase.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    streams: u16,
+    /// Recorded 64-byte round trips per target and round.
+    #[arg(long, default_value_t = DEFAULT_ROUND_TRIPS)]
+    round_trips: usize,
+    /// Sequential connection set-ups per target and round.
+    #[arg(long, default_value_t = 50)]
+    connections: usize,
+    /// Modes to compare (comma list of off, metrics, full).
+    #[arg(long, value_delimiter = ',', default_values_t = mode::ALL)]
+    modes: Vec<Mode>,
+    /// Where configs and logs go (default `<repo>/.bench`).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Also write the full report (every run) as JSON to FILE.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let Bench::Telemetry(args) = Cli::parse().bench;
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")
+        .and_then(|rt| rt.block_on(telemetry(args)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nowconnect-bench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn telemetry(args: TelemetryArgs) -> anyhow::Result<()> {
+    check_binaries()?;
+    ensure!(
+        args.seconds.is_finite() && args.seconds > 0.0,
+        "--seconds must be a positive number"
+    );
+    ensure!(
+        args.round_trips > 0 && args.connections > 0,
+        "--round-trips and --connections must be positive"
+    );
+    let mut modes = Vec::new();
+    for m in &args.modes {
+        if !modes.contains(m) {
+            modes.push(*m);
+        }
+    }
+    ensure!(!modes.is_empty(), "--modes names no mode");
+    let work = work_dir(args.work_dir.as_deref())?;
+    let creds = tokio::task::spawn_blocking(Creds::new).await?;
+    let echo = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("binding the echo target")?;
+    let target = echo.local_addr()?;
+    tokio::spawn(nowconnect_perf::echo::serve(echo));
+    let sink = Sink::start().await?;
+    progress(&format!(
+        "echo target {target}, OTLP sink {}, work dir {}",
+        sink.addr,
+        work.display()
+    ));
+
+    let mut stacks = Vec::new();
+    for &mode in &modes {
+        let stack = Stack::start(&creds, &work, mode.as_str(), &mode.env(sink.addr), target)
+            .await
+            .with_context(|| format!("starting hub and agent ({mode})"))?;
+        ensure!(
+            stack.protocol == "v2",
+            "{mode}: the tunnel negotiated {}, expected v2",
+            stack.protocol
+        );
+        progress(&format!("{mode}: hub listener {} (V2)", stack.listener));
+        stacks.push((mode, stack));
+    }
+
+    let opts = TcpOpts {
+        tunnel: target,
+        direct: target,
+        streams: usize::from(args.streams),
+        duration: Duration::try_from_secs_f64(args.seconds)?,
+        round_trips: args.round_trips,
+        warmup: DEFAULT_WARMUP,
+        message_size: 64,
+        connections: args.connections,
+    };
+    let tunnels: Vec<(Mode, SocketAddr)> = stacks.iter().map(|(m, s)| (*m, s.listener)).collect();
+    let rounds = usize::from(args.rounds);
+    progress(&format!("load average before: {}", load_average()));
+    let runs = rounds::measure(&opts, &tunnels, rounds, progress).await?;
+    progress(&format!("load average after: {}", load_average()));
+
+    let mut totals = Vec::new();
+    for (mode, stack) in stacks {
+        let (protocol, hub_log, agent_log) = (
+            stack.protocol.clone(),
+            stack.hub_log.clone(),
+            stack.agent_log.clone(),
+        );
+        let cpu_seconds = stack.cpu_seconds().unwrap_or(f64::NAN);
+        stack
+            .stop()
+            .await
+            .with_context(|| format!("stopping hub and agent ({mode})"))?;
+        totals.push(ModeTotals {
+            mode,
+            protocol,
+            // Only the `full` processes export to the sink.
+            sink: if mode == Mode::Full {
+                sink.received()
+            } else {
+                Received::default()
+            },
+            dropped_spans: probe::dropped_spans(&hub_log) + probe::dropped_spans(&agent_log),
+            cpu_seconds,
+            relayed_bytes: probe::relayed_bytes(&hub_log),
+        });
+    }
+    let streams = usize::from(args.streams);
+    print!("{}", report::render(&runs, &totals, streams, rounds));
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&report::to_json(&runs, &totals, rounds))?;
+        std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// `/proc/loadavg`'s first three fields: how busy the machine was besides the bench.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Fails with a clear line when the hub or agent binary is not next to this one.
+fn check_binaries() -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("locating the bench binary")?;
+    let dir = exe.parent().context("bench binary has no directory")?;
+    for name in ["nowconnect-cloud", "nowconnect-premise"] {
+        ensure!(
+            dir.join(name).is_file(),
+            "{name} not found in {}: run `scripts/bench.sh` (or `cargo build --release --bins`)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn work_dir(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let dir = match given {
+        Some(d) => d.to_path_buf(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(".bench"),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir.canonicalize()?)
+}
+
+/// Progress goes to stderr; stdout carries the report only.
+fn progress(msg: &str) {
+    eprintln!("nowconnect-bench: {msg}");
+}

@@ -1,0 +1,69 @@
+//! The measurement schedule: every round runs each phase on every target — the direct path and
+//! each mode's tunnel — back to back, the order rotating with the round and the phase, so a
+//! drift in the machine's speed (other work, frequency, noisy neighbours) hits all targets
+//! alike instead of whichever mode happened to run during it.
+
+use std::net::SocketAddr;
+
+use nowconnect_perf::report::TcpReport;
+use nowconnect_perf::tcp::{Collected, PHASES, TcpOpts};
+
+use crate::mode::Mode;
+use crate::summary::Run;
+
+/// Runs `rounds` rounds. `opts.direct` is the echo target; `opts.tunnel` is replaced by each
+/// mode's listener.
+pub(crate) async fn measure(
+    opts: &TcpOpts,
+    tunnels: &[(Mode, SocketAddr)],
+    rounds: usize,
+    progress: impl Fn(&str),
+) -> anyhow::Result<Vec<Run>> {
+    let mut runs = Vec::new();
+    for round in 0..rounds {
+        let mut direct = Collected::default();
+        let mut tunnel = vec![Collected::default(); tunnels.len()];
+        // `None` is the direct path, `Some(k)` the tunnel of `tunnels[k]`.
+        let mut order: Vec<Option<usize>> = std::iter::once(None)
+            .chain((0..tunnels.len()).map(Some))
+            .collect();
+        for (i, phase) in PHASES.into_iter().enumerate() {
+            let n = order.len();
+            order.rotate_left(if i == 0 { round % n } else { 1 });
+            for target in &order {
+                match *target {
+                    None => direct.measure(phase, opts.direct, opts).await?,
+                    Some(k) => tunnel[k].measure(phase, tunnels[k].1, opts).await?,
+                }
+            }
+        }
+        let direct = direct.finish()?;
+        let mut line = format!("round {}/{rounds}:", round + 1);
+        for ((mode, addr), collected) in tunnels.iter().zip(tunnel) {
+            let mode_opts = TcpOpts {
+                tunnel: *addr,
+                ..opts.clone()
+            };
+            let report = TcpReport::new(&mode_opts, collected.finish()?, direct);
+            let t = &report.tunnel;
+            line.push_str(&format!(
+                " {} {:.0}/{:.0} MB/s p50 {:.0} µs;",
+                mode.as_str(),
+                t.bulk_1_mb_s,
+                t.bulk_n_mb_s,
+                t.rtt.p50_us
+            ));
+            runs.push(Run {
+                mode: *mode,
+                round,
+                report,
+            });
+        }
+        line.push_str(&format!(
+            " direct {:.0}/{:.0} MB/s p50 {:.0} µs",
+            direct.bulk_1_mb_s, direct.bulk_n_mb_s, direct.rtt.p50_us
+        ));
+        progress(&line);
+    }
+    Ok(runs)
+}

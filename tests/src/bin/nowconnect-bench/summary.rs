@@ -1,0 +1,239 @@
+//! From the runs to the figures people read: per mode, the medians through the tunnel, the
+//! ratios to `off` and to direct, each a median of per-round ratios (the two sides of a ratio
+//! were measured back to back, so drift between rounds cancels out); the direct figures'
+//! spread (the machine's noise); and the verdict against issue 3's target.
+
+use nowconnect_perf::report::{TcpReport, ratio};
+use nowconnect_perf::stats::median;
+
+use crate::figure::{self, Figure};
+use crate::mode::Mode;
+use crate::sink::Received;
+
+/// The most telemetry may cost, as a fraction (issue 3: ≤ 5% throughput, ≤ 5% p50 latency).
+pub(crate) const TARGET: f64 = 0.05;
+
+/// One mode in one round: its tunnel figures and that round's direct figures.
+#[derive(Debug, Clone)]
+pub(crate) struct Run {
+    pub(crate) mode: Mode,
+    pub(crate) round: usize,
+    pub(crate) report: TcpReport,
+}
+
+/// What one mode's stack did over the whole bench.
+#[derive(Debug, Clone)]
+pub(crate) struct ModeTotals {
+    pub(crate) mode: Mode,
+    /// The negotiated protocol (`v2`).
+    pub(crate) protocol: String,
+    /// What reached the OTLP sink from this mode's hub and agent.
+    pub(crate) sink: Received,
+    /// Spans the SDK dropped (queue full), from the processes' shutdown log lines.
+    pub(crate) dropped_spans: u64,
+    /// CPU time hub and agent used over the whole bench (user + system).
+    pub(crate) cpu_seconds: f64,
+    /// Payload bytes the hub relayed, both directions, over the whole bench.
+    pub(crate) relayed_bytes: u64,
+}
+
+impl ModeTotals {
+    /// CPU seconds per GB (10^9 bytes) relayed: what the tunnel costs, independent of how fast
+    /// the machine let it run.
+    pub(crate) fn cpu_per_gb(&self) -> f64 {
+        ratio(self.cpu_seconds, self.relayed_bytes as f64 / 1e9)
+    }
+}
+
+/// One mode's figures, indexed like [`figure::ALL`].
+#[derive(Debug, Clone)]
+pub(crate) struct ModeSummary {
+    pub(crate) mode: Mode,
+    /// Medians through the tunnel.
+    pub(crate) tunnel: Vec<f64>,
+    /// Medians of the per-round ratios to `off` (`None` without an `off` mode).
+    pub(crate) vs_off: Option<Vec<f64>>,
+    /// Medians of the per-round ratios to direct.
+    pub(crate) vs_direct: Vec<f64>,
+}
+
+/// The direct path's figures (shared by every mode of a round): medians and spreads.
+#[derive(Debug, Clone)]
+pub(crate) struct Direct {
+    pub(crate) median: Vec<f64>,
+    /// `(max - min) / median` over the rounds.
+    pub(crate) spread: Vec<f64>,
+}
+
+fn of_mode(runs: &[Run], mode: Mode) -> impl Iterator<Item = &Run> {
+    runs.iter().filter(move |r| r.mode == mode)
+}
+
+fn per_figure(values: impl Fn(Figure) -> Vec<f64>) -> Vec<f64> {
+    figure::ALL
+        .iter()
+        .map(|&f| median(&values(f)).unwrap_or(f64::NAN))
+        .collect()
+}
+
+pub(crate) fn summarize(runs: &[Run], modes: &[Mode]) -> Vec<ModeSummary> {
+    let has_off = modes.contains(&Mode::Off);
+    modes
+        .iter()
+        .map(|&mode| ModeSummary {
+            mode,
+            tunnel: per_figure(|f| {
+                of_mode(runs, mode)
+                    .map(|r| f.value(&r.report.tunnel))
+                    .collect()
+            }),
+            vs_off: has_off.then(|| {
+                per_figure(|f| {
+                    of_mode(runs, mode)
+                        .filter_map(|r| {
+                            let off = of_mode(runs, Mode::Off).find(|o| o.round == r.round)?;
+                            Some(ratio(
+                                f.value(&r.report.tunnel),
+                                f.value(&off.report.tunnel),
+                            ))
+                        })
+                        .collect()
+                })
+            }),
+            vs_direct: per_figure(|f| {
+                of_mode(runs, mode)
+                    .map(|r| f.ratio(&r.report.ratio))
+                    .collect()
+            }),
+        })
+        .collect()
+}
+
+pub(crate) fn direct(runs: &[Run], modes: &[Mode]) -> Direct {
+    // Every mode of a round shares that round's direct figures: take them once.
+    let first = modes.first().copied().unwrap_or(Mode::Off);
+    let values = |f: Figure| -> Vec<f64> {
+        of_mode(runs, first)
+            .map(|r| f.value(&r.report.direct))
+            .collect()
+    };
+    Direct {
+        median: per_figure(values),
+        spread: figure::ALL
+            .iter()
+            .map(|&f| {
+                let v = values(f);
+                let max = v.iter().copied().fold(f64::NAN, f64::max);
+                let min = v.iter().copied().fold(f64::NAN, f64::min);
+                ratio(max - min, median(&v).unwrap_or(f64::NAN))
+            })
+            .collect(),
+    }
+}
+
+/// Whether `s` meets the target against `off`, with the cost of each targeted figure.
+pub(crate) fn verdict(s: &ModeSummary) -> Option<(bool, Vec<(Figure, f64)>)> {
+    let vs_off = s.vs_off.as_ref()?;
+    let costs: Vec<(Figure, f64)> = figure::ALL
+        .iter()
+        .zip(vs_off)
+        .filter(|(f, _)| f.has_target())
+        .map(|(&f, &r)| (f, f.cost(r)))
+        .collect();
+    let met = costs.iter().all(|(_, c)| *c <= TARGET);
+    Some((met, costs))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::time::Duration;
+
+    use nowconnect_perf::report::Figures;
+    use nowconnect_perf::stats::Summary;
+    use nowconnect_perf::tcp::{Setup, TcpOpts};
+
+    use super::*;
+
+    fn figures(mb_s: f64, p50_us: f64) -> Figures {
+        let rtt = Summary {
+            count: 1,
+            mean_us: p50_us,
+            p50_us,
+            p90_us: p50_us,
+            p99_us: p50_us,
+            max_us: p50_us,
+        };
+        Figures {
+            bulk_1_mb_s: mb_s,
+            bulk_n_mb_s: mb_s,
+            rtt,
+            setup: Setup {
+                conns_per_s: 100.0,
+                latency: rtt,
+            },
+        }
+    }
+
+    fn run(mode: Mode, round: usize, tunnel: Figures, direct: Figures) -> Run {
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let opts = TcpOpts {
+            tunnel: addr,
+            direct: addr,
+            streams: 8,
+            duration: Duration::from_secs(1),
+            round_trips: 1,
+            warmup: 0,
+            message_size: 64,
+            connections: 1,
+        };
+        Run {
+            mode,
+            round,
+            report: TcpReport::new(&opts, tunnel, direct),
+        }
+    }
+
+    #[test]
+    fn ratios_to_off_pair_each_round_so_drift_cancels() {
+        // Round 2 runs on a machine twice as slow: medians of raw figures would mix rounds,
+        // per-round ratios do not.
+        let d = [figures(1000.0, 20.0), figures(500.0, 40.0)];
+        let runs = vec![
+            run(Mode::Off, 0, figures(400.0, 100.0), d[0]),
+            run(Mode::Full, 0, figures(360.0, 110.0), d[0]),
+            run(Mode::Off, 1, figures(200.0, 200.0), d[1]),
+            run(Mode::Full, 1, figures(180.0, 220.0), d[1]),
+        ];
+        let modes = [Mode::Off, Mode::Full];
+        let s = summarize(&runs, &modes);
+        let full = &s[1];
+        let vs_off = full.vs_off.as_ref().unwrap();
+        assert!((vs_off[0] - 0.9).abs() < 1e-9, "{vs_off:?}");
+        assert!((vs_off[2] - 1.1).abs() < 1e-9, "{vs_off:?}");
+        assert!(
+            (full.vs_direct[0] - 0.36).abs() < 1e-9,
+            "{:?}",
+            full.vs_direct
+        );
+        let (met, costs) = verdict(full).unwrap();
+        assert!(!met);
+        assert!(
+            costs.iter().all(|(_, c)| (*c - 0.1).abs() < 1e-9),
+            "{costs:?}"
+        );
+
+        let shared = direct(&runs, &modes);
+        assert!((shared.median[0] - 750.0).abs() < 1e-9);
+        assert!((shared.spread[0] - 500.0 / 750.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn without_off_there_is_no_verdict() {
+        let runs = vec![run(Mode::Full, 0, figures(1.0, 1.0), figures(2.0, 1.0))];
+        let s = summarize(&runs, &[Mode::Full]);
+        assert!(s[0].vs_off.is_none());
+        assert!(verdict(&s[0]).is_none());
+    }
+}
