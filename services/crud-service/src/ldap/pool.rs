@@ -1,0 +1,158 @@
+//! A bounded pool of bound `ldap3` connections to one directory.
+//!
+//! At most `pool_size` connections exist (a semaphore permit rides with each checked-out
+//! [`Conn`]). Idle connections are reused; one that the driver reports closed is dropped, and
+//! one idle for longer than [`HEALTH_CHECK_AFTER`] is probed with a WhoAmI first. A connection
+//! whose operation failed on the transport or timed out is discarded, never returned, so a
+//! broken tunnel costs one failed operation and the next one connects afresh (re-connection
+//! without a restart). Connect plus bind is bounded by `connect_timeout`.
+//!
+//! Cancel-safety: dropping a [`Conn`] mid-operation discards it (it is only returned to the pool
+//! by [`Conn::release`]).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use ldap3::exop::WhoAmI;
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
+
+use super::error::LdapOpError;
+use crate::config::SystemConfig;
+
+/// An idle connection older than this is checked with a WhoAmI before reuse.
+pub const HEALTH_CHECK_AFTER: Duration = Duration::from_secs(30);
+
+/// The pool of one system.
+#[derive(Debug)]
+pub struct Pool {
+    config: Arc<SystemConfig>,
+    permits: Arc<Semaphore>,
+    idle: Mutex<Vec<Idle>>,
+}
+
+#[derive(Debug)]
+struct Idle {
+    ldap: Ldap,
+    since: Instant,
+}
+
+/// A checked-out connection; give it back with [`Conn::release`] after a clean operation.
+#[derive(Debug)]
+pub struct Conn {
+    pub ldap: Ldap,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Pool {
+    pub fn new(config: Arc<SystemConfig>) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(config.pool_size)),
+            config,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A healthy, bound connection: a live idle one, else a new one. Waits for a free slot for
+    /// at most the operation timeout.
+    pub async fn get(&self) -> Result<Conn, LdapOpError> {
+        let wait = self.config.operation_timeout;
+        let permit = match tokio::time::timeout(wait, self.permits.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) | Err(_) => {
+                return Err(LdapOpError::PoolBusy {
+                    pool_size: self.config.pool_size,
+                    timeout: wait,
+                });
+            }
+        };
+        while let Some(idle) = self.pop_idle() {
+            let mut ldap = idle.ldap;
+            if ldap.is_closed() {
+                continue;
+            }
+            if idle.since.elapsed() >= HEALTH_CHECK_AFTER && !self.healthy(&mut ldap).await {
+                continue;
+            }
+            return Ok(Conn {
+                ldap,
+                _permit: permit,
+            });
+        }
+        let ldap = self.connect().await?;
+        Ok(Conn {
+            ldap,
+            _permit: permit,
+        })
+    }
+
+    /// Number of idle connections (for tests and diagnostics).
+    pub fn idle_len(&self) -> usize {
+        lock(&self.idle).len()
+    }
+
+    fn pop_idle(&self) -> Option<Idle> {
+        lock(&self.idle).pop()
+    }
+
+    async fn healthy(&self, ldap: &mut Ldap) -> bool {
+        let probe = ldap
+            .with_timeout(self.config.operation_timeout)
+            .extended(WhoAmI);
+        matches!(probe.await, Ok(res) if res.1.rc == 0)
+    }
+
+    /// TCP connect and simple bind, within `connect_timeout`.
+    async fn connect(&self) -> Result<Ldap, LdapOpError> {
+        let cfg = &self.config;
+        let timeout = cfg.connect_timeout;
+        let span = tracing::info_span!(target: "nowconnect::crud::ldap", "ldap.connect",
+            system = %cfg.name, server.address = %cfg.host, server.port = cfg.port);
+        let attempt = async {
+            let settings = LdapConnSettings::new().set_conn_timeout(timeout);
+            let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &cfg.url())
+                .await
+                .map_err(|e| LdapOpError::from_ldap("connect", timeout, e))?;
+            tokio::spawn(async move {
+                if let Err(e) = conn.drive().await {
+                    tracing::debug!(event = "ldap_connection_closed", error = %e);
+                }
+            });
+            let bound = ldap
+                .with_timeout(timeout)
+                .simple_bind(&cfg.bind_dn, cfg.bind_password.expose())
+                .await
+                .map_err(|e| LdapOpError::from_ldap("bind", timeout, e))?;
+            if bound.rc != 0 {
+                return Err(LdapOpError::Bind { rc: bound.rc });
+            }
+            Ok(ldap)
+        };
+        match tokio::time::timeout(timeout, attempt)
+            .instrument(span)
+            .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(LdapOpError::Timeout {
+                op: "connect",
+                timeout,
+            }),
+        }
+    }
+}
+
+impl Conn {
+    /// Returns the connection to the pool (after an operation that left it usable).
+    pub fn release(self, pool: &Pool) {
+        let Conn { ldap, _permit } = self;
+        lock(&pool.idle).push(Idle {
+            ldap,
+            since: Instant::now(),
+        });
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
