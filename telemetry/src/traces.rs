@@ -5,9 +5,11 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanExporter};
 use tracing::Metadata;
-use tracing_subscriber::filter::{FilterExt as _, LevelFilter, Targets, filter_fn};
+use tracing::subscriber::Interest;
+use tracing_subscriber::filter::{FilterExt as _, LevelFilter, Targets};
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::layer::{Context, Filter};
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::TelemetryError;
@@ -87,7 +89,7 @@ pub(crate) fn subscriber(
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
-            .with_filter(filter.and(filter_fn(|m: &Metadata<'_>| m.is_event())))
+            .with_filter(filter.and(EventsOnly))
             .boxed(),
         LogFormat::Json => fmt
             .json()
@@ -99,6 +101,9 @@ pub(crate) fn subscriber(
         LogFormat::Plain => fmt.with_target(false).with_filter(filter).boxed(),
     }];
     if let Some((tracer, level)) = tracer {
+        // No context activation: entering a span (every poll of an instrumented stream task)
+        // would otherwise attach an OpenTelemetry `Context` to a thread-local stack. Nothing
+        // here reads `Context::current()`; `trace_context` reads a span's context directly.
         layers.push(
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
@@ -106,11 +111,36 @@ pub(crate) fn subscriber(
                 .with_threads(false)
                 .with_target(false)
                 .with_tracked_inactivity(false)
+                .with_context_activation(false)
                 .with_filter(otel_filter(level))
                 .boxed(),
         );
     }
     Ok(Registry::default().with(layers))
+}
+
+/// A per-layer filter that lets events through and keeps spans out, decided once per callsite.
+/// Its level hint is the most verbose, so combined with `and` it never hides the other filter's
+/// hint (without one the global maximum level becomes `TRACE`, and every `log` record of the
+/// dependencies would reach the dispatcher).
+struct EventsOnly;
+
+impl<S> Filter<S> for EventsOnly {
+    fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        meta.is_event()
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        if meta.is_event() {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::TRACE)
+    }
 }
 
 /// Whether an `EnvFilter` directive string filters by span (`target[span{field=value}]=level`).

@@ -64,6 +64,6 @@ fn no_spans_reach_opentelemetry_but_logs_still_flow() {
         assert!(!is_sampled(&span));
         assert_eq!(traceparent(&span), None);
         // The log layer is still there: an info event is enabled.
-        assert!(tracing::enabled!(target: "nowconnect_test", tracing::Level::INFO));
+        assert!(tracing::event_enabled!(target: "nowconnect_test", tracing::Level::INFO));
     });
 }
