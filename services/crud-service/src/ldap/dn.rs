@@ -2,8 +2,8 @@
 //! spaces around `=` and `,`), and a membership diff must not mistake that for a change.
 
 /// A comparison key for `dn`: RDNs split on unescaped commas, attribute and value trimmed and
-/// lower-cased. Not a full RFC 4514 canonicalisation (no multi-valued RDN reordering, no hex
-/// escapes), which covers what directories return for `member` values.
+/// lower-cased, escapes (`\,`, `\30`) decoded. Not a full RFC 4514 canonicalisation (no
+/// multi-valued RDN reordering), which covers what directories return for `member` values.
 pub fn normalize(dn: &str) -> String {
     split_rdns(dn)
         .iter()
@@ -11,12 +11,42 @@ pub fn normalize(dn: &str) -> String {
             Some((attr, value)) => format!(
                 "{}={}",
                 attr.trim().to_ascii_lowercase(),
-                value.trim().to_lowercase()
+                unescape(value.trim()).to_lowercase()
             ),
-            None => rdn.trim().to_lowercase(),
+            None => unescape(rdn.trim()).to_lowercase(),
         })
         .collect::<Vec<_>>()
-        .join(",")
+        // A separator no decoded value can be confused with.
+        .join("\u{1f}")
+}
+
+/// Decodes `\XX` hex pairs and `\c` escapes.
+fn unescape(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 1 < bytes.len() {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match hex {
+                Some(b) => {
+                    out.push(b);
+                    i += 3;
+                }
+                None => {
+                    out.push(bytes[i + 1]);
+                    i += 2;
+                }
+            }
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The value of the first RDN (`uid=user01,ou=people,…` → `user01`), for posixGroup members.
@@ -59,6 +89,11 @@ mod tests {
             normalize("uid=user01,ou=people,dc=example,dc=org")
         );
         assert_ne!(normalize("uid=a\\,b,dc=x"), normalize("uid=a,b,dc=x"));
+        assert_eq!(
+            normalize("uid=user\\30\\31,dc=x"),
+            normalize("uid=user01,dc=x")
+        );
+        assert_eq!(normalize("cn=a\\2Cb,dc=x"), normalize("cn=a\\,b,dc=x"));
         assert_eq!(
             first_rdn_value("uid=user01,ou=people"),
             Some("user01".to_owned())

@@ -141,6 +141,33 @@ impl Directory {
         })
     }
 
+    /// Sends `plan` as given — no read, no diff: the write half of `update_group_members`
+    /// (batches, adds before deletes, benign classification, value-by-value retry). Public so
+    /// tests can replay a stale plan, as a concurrent writer would leave one.
+    pub async fn send_plan(
+        &self,
+        group: &str,
+        plan: &Plan,
+    ) -> Result<MembershipReport, LdapOpError> {
+        let (kind, _) = self.read_members(group).await?;
+        match self.apply(group, kind, plan).await {
+            Ok((added, removed)) => Ok(MembershipReport {
+                group: group.to_owned(),
+                added: added.applied,
+                removed: removed.applied,
+                benign: added.benign + removed.benign,
+                batches: added.batches + removed.batches,
+                attempts: 1,
+                ..MembershipReport::default()
+            }),
+            Err(BatchError::Replan) => Err(LdapOpError::Contended {
+                group: group.to_owned(),
+                attempts: 1,
+            }),
+            Err(BatchError::Fail(e)) => Err(e),
+        }
+    }
+
     /// The group's kind and current member values.
     async fn read_members(&self, group: &str) -> Result<(GroupKind, Vec<String>), LdapOpError> {
         let entry = self
