@@ -30,10 +30,9 @@ fn config_dir(addr: SocketAddr) -> tempfile::TempDir {
 async fn wait_healthy(http: &reqwest::Client, addr: SocketAddr, log: &std::path::Path) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(r) = http.get(format!("http://{addr}/health")).send().await {
-            if r.status().is_success() {
-                return;
-            }
+        let answer = http.get(format!("http://{addr}/health")).send().await;
+        if answer.is_ok_and(|r| r.status().is_success()) {
+            return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
