@@ -20,6 +20,8 @@ pub struct System {
     pub name: String,
     pub addr: SocketAddr,
     pub extra: String,
+    /// `connection.timeout_ms` (default 5000).
+    pub timeout_ms: u64,
 }
 
 impl System {
@@ -28,7 +30,14 @@ impl System {
             name: name.to_owned(),
             addr,
             extra: String::new(),
+            timeout_ms: 5000,
         }
+    }
+
+    /// Sets `connection.timeout_ms`, the bound of every LDAP operation.
+    pub fn timeout_ms(mut self, ms: u64) -> System {
+        self.timeout_ms = ms;
+        self
     }
 
     /// Adds top-level YAML lines (`membership_anchor_dn: ...`).
@@ -45,10 +54,11 @@ impl System {
         format!(
             "connection:\n  server:\n    base_url: {}\n    port: {}\n    use_ssl: false\n  \
              credentials:\n    username: {}\n    password: ${{{{ENV:{PASSWORD_VAR}}}}}\n  \
-             connect_timeout_ms: 3000\n  timeout_ms: 5000\nbase_dn: {}\n{}",
+             connect_timeout_ms: 3000\n  timeout_ms: {}\nbase_dn: {}\n{}",
             self.addr.ip(),
             self.addr.port(),
             Slapd::ADMIN_DN,
+            self.timeout_ms,
             Slapd::BASE_DN,
             self.extra
         )
