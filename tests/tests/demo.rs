@@ -56,7 +56,18 @@ fn demo_once_reports_identical_results_and_traffic_both_ways() {
         "{stdout}"
     );
     assert!(stdout.contains("protocol: v2"), "{stdout}");
-    assert!(stdout.contains("prometheus targets up: 2/2"), "{stdout}");
+    assert!(stdout.contains("prometheus targets up: 3/3"), "{stdout}");
+    // The crud-service made one membership change through the tunnel, twice.
+    assert!(
+        stdout.contains("through the tunnel: 1 added, 0 skipped, 1 batch(es)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "HTTP 200, 0 added, 1 skipped, 0 batch(es): the repeat succeeded idempotently"
+        ),
+        "{stdout}"
+    );
     // Prometheus scraped at least what the hub logged.
     assert!(
         number(&stdout, "prometheus hub bytes: c2a")

@@ -6,7 +6,10 @@
 //! checks both answers are identical, and prints what it measured: entries, bytes each way and
 //! streams (from the hub's `stream_close` log lines), and the negotiated protocol (the agent's
 //! `tunnel_up` line). A real Prometheus scrapes the hub and the agent with the shipped alert
-//! rules loaded; the summary shows its URL, what it scraped and every alert's state. Then it
+//! rules loaded; the summary shows its URL, what it scraped and every alert's state. The real
+//! `crud-service` runs too, with a system pointing at the hub's listener: one group-membership
+//! change is sent through it twice, and the summary shows the repeat succeeding idempotently
+//! (Prometheus scrapes it as job `nowconnect-crud`). Then it
 //! keeps the stack up until SIGINT/SIGTERM, or exits at once with
 //! `--once` (or `NOWCONNECT_DEMO_ONCE=1`). Any failed step is one line on stderr and exit 1.
 //!
@@ -14,6 +17,7 @@
 
 #![allow(clippy::print_stdout)]
 
+mod crud;
 mod logs;
 mod prom;
 mod stack;
@@ -126,17 +130,27 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
         .unwrap_or("?")
         .to_owned();
     progress(&format!("agent ready: tunnel up ({protocol})"));
+    let crud_service = crud::start(&files, &ports)
+        .await
+        .context("starting crud-service")?;
+    progress(&format!(
+        "crud-service ready on {} (system {} -> hub listener)",
+        ports.crud,
+        crud::SYSTEM
+    ));
     let prometheus = prom::start(&ports).await.context("starting prometheus")?;
     progress(&format!(
-        "prometheus on {} (scraping hub and agent every 1 s, alert rules loaded)",
+        "prometheus on {} (scraping hub, agent and crud-service every 1 s, alert rules loaded)",
         prometheus.url()
     ));
 
     let traffic = traffic::run(ports.listener, slapd.addr()).await?;
+    let membership = crud::membership_twice(&ports).await?;
     let totals =
         logs::wait_stream_totals(&files.hub_log, traffic.tunnel_connections, LOG_WAIT).await?;
     let seen = prom::observe(&prometheus, totals.bytes_c2a, totals.bytes_a2c).await?;
     print_summary(&traffic, &totals, &protocol);
+    print_crud(&membership);
     print_prometheus(&prometheus.url(), &seen);
     if let Some(c) = traffic.compared.iter().find(|c| !c.identical) {
         bail!(
@@ -146,6 +160,11 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
             c.base
         );
     }
+    ensure!(
+        membership.idempotent(),
+        "the repeated membership change was not a successful no-op: {:?}",
+        membership.repeat
+    );
     ensure!(
         totals.bytes_c2a > 0 && totals.bytes_a2c > 0,
         "hub counted {} bytes c2a and {} bytes a2c: expected traffic both ways",
@@ -173,6 +192,7 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
         wait_for_signal().await?;
         progress("stopping");
     }
+    stop("crud-service", crud_service).await;
     stop("agent", agent).await;
     stop("hub", hub).await;
     Ok(())
@@ -215,9 +235,38 @@ fn print_summary(traffic: &traffic::Traffic, totals: &logs::StreamTotals, protoc
     println!("protocol: {protocol}");
 }
 
+fn print_crud(m: &crud::Membership) {
+    let who = nowconnect_e2e::slapd::Slapd::user_dn(crud::MEMBER);
+    let r = &m.first.result;
+    println!(
+        "crud-service: add {who} to group {} through the tunnel: {} added, {} skipped, {} batch(es)",
+        crud::GROUP,
+        r["added"],
+        r["skipped"],
+        r["batches"]
+    );
+    let r = &m.repeat.result;
+    println!(
+        "crud-service: the same request again: HTTP {}, {} added, {} skipped, {} batch(es): {}",
+        m.repeat.status,
+        r["added"],
+        r["skipped"],
+        r["batches"],
+        if m.idempotent() {
+            "the repeat succeeded idempotently"
+        } else {
+            "NOT IDEMPOTENT"
+        }
+    );
+}
+
 fn print_prometheus(url: &str, seen: &prom::Seen) {
     println!("prometheus: {url}");
-    println!("prometheus targets up: {}/2 (hub, agent)", seen.targets_up);
+    println!(
+        "prometheus targets up: {}/{} (hub, agent, crud)",
+        seen.targets_up,
+        prom::TARGETS
+    );
     println!(
         "prometheus hub bytes: c2a {} a2c {}",
         seen.hub_bytes_c2a, seen.hub_bytes_a2c
@@ -251,6 +300,11 @@ fn print_addresses(ports: &Ports, slapd: &Slapd, files: &Files, metrics: (bool, 
     if metrics.1 {
         println!("  agent metrics    http://{}/metrics", ports.metrics);
     }
+    println!(
+        "  crud-service     http://{}/execute  /health  /metrics  (system `{}` -> hub listener)",
+        ports.crud,
+        crud::SYSTEM
+    );
     println!("  slapd direct     {}", slapd.url());
     println!("  hub log          {}", files.hub_log.display());
     println!("  agent log        {}", files.agent_log.display());

@@ -1,4 +1,5 @@
-//! The demo's Prometheus: Debian's `prometheus` scraping the hub and the agent every second,
+//! The demo's Prometheus: Debian's `prometheus` scraping the hub, the agent and the crud-service
+//! every second,
 //! with the repository's alert rules loaded; the summary reads its HTTP API.
 
 use crate::stack::Ports;
@@ -8,8 +9,11 @@ use std::time::{Duration, Instant};
 
 /// How long the first scrapes of the traffic may take to show.
 const SCRAPE_WAIT: Duration = Duration::from_secs(20);
+/// Scrape targets: hub, agent, crud-service.
+pub(crate) const TARGETS: usize = 3;
 
-/// Starts Prometheus on a free port, scraping the hub's tunnel port and the agent's admin port.
+/// Starts Prometheus on a free port, scraping the hub's tunnel port, the agent's admin port and
+/// the crud-service's HTTP port.
 pub(crate) async fn start(ports: &Ports) -> anyhow::Result<Prometheus> {
     let jobs = [
         Job {
@@ -19,6 +23,10 @@ pub(crate) async fn start(ports: &Ports) -> anyhow::Result<Prometheus> {
         Job {
             name: "nowconnect-premise".into(),
             targets: vec![ports.metrics],
+        },
+        Job {
+            name: "nowconnect-crud".into(),
+            targets: vec![ports.crud],
         },
     ];
     Prometheus::start(&jobs, Duration::from_secs(1)).await
@@ -34,7 +42,7 @@ pub(crate) struct Seen {
     pub(crate) rules: usize,
 }
 
-/// Waits until both targets are up and the hub's byte counters (as scraped) reach what the
+/// Waits until every target is up and the hub's byte counters (as scraped) reach what the
 /// hub logged, then reads every alert's state.
 pub(crate) async fn observe(prom: &Prometheus, c2a: u64, a2c: u64) -> anyhow::Result<Seen> {
     let deadline = Instant::now() + SCRAPE_WAIT;
@@ -42,7 +50,7 @@ pub(crate) async fn observe(prom: &Prometheus, c2a: u64, a2c: u64) -> anyhow::Re
         let up = prom.up_targets().await?.len();
         let c2a_seen = scalar(prom, "c2a").await?;
         let a2c_seen = scalar(prom, "a2c").await?;
-        if up == 2 && c2a_seen >= c2a as f64 && a2c_seen >= a2c as f64 {
+        if up == TARGETS && c2a_seen >= c2a as f64 && a2c_seen >= a2c as f64 {
             return Ok(Seen {
                 targets_up: up,
                 hub_bytes_c2a: c2a_seen,
@@ -53,7 +61,7 @@ pub(crate) async fn observe(prom: &Prometheus, c2a: u64, a2c: u64) -> anyhow::Re
         }
         if Instant::now() > deadline {
             bail!(
-                "prometheus did not scrape the traffic within {SCRAPE_WAIT:?}: {up}/2 targets \
+                "prometheus did not scrape the traffic within {SCRAPE_WAIT:?}: {up}/{TARGETS} targets \
                  up, hub bytes c2a {c2a_seen}/{c2a}, a2c {a2c_seen}/{a2c}\n{}",
                 prom.log_tail()
             );

@@ -30,12 +30,14 @@ pub(crate) struct Ports {
     pub(crate) health: SocketAddr,
     /// The agent's HTTP admin port (`/metrics`, `/healthz`, `/readyz`).
     pub(crate) metrics: SocketAddr,
+    /// The crud-service's HTTP port (`/execute`, `/health`, `/metrics`).
+    pub(crate) crud: SocketAddr,
 }
 
 impl Ports {
-    /// Binds four port-0 listeners at once (so they differ), then releases them.
+    /// Binds five port-0 listeners at once (so they differ), then releases them.
     pub(crate) fn pick() -> anyhow::Result<Ports> {
-        let held = (0..4)
+        let held = (0..5)
             .map(|_| TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
             .collect::<std::io::Result<Vec<_>>>()
             .context("picking free loopback ports")?;
@@ -45,6 +47,7 @@ impl Ports {
             tunnel: addr(1)?,
             health: addr(2)?,
             metrics: addr(3)?,
+            crud: addr(4)?,
         })
     }
 }
@@ -78,7 +81,7 @@ impl Files {
 pub(crate) fn check_binaries() -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("locating the demo binary")?;
     let dir = exe.parent().context("demo binary has no directory")?;
-    for name in ["nowconnect-cloud", "nowconnect-premise"] {
+    for name in ["nowconnect-cloud", "nowconnect-premise", "crud-service"] {
         ensure!(
             dir.join(name).is_file(),
             "{name} not found in {}: run `cargo build --workspace --bins` (same profile) first",
