@@ -226,7 +226,10 @@ impl Directory {
                 ldap_escape(kept.as_str())
             )),
             _ => None,
-        };
+        }
+        // ldap3 panics on a filter it cannot parse; an escaped value always parses, but a guard
+        // is an optimisation, never worth a panic.
+        .filter(|f| ldap3::parse_filter(f).is_ok());
         let removed = self
             .phase(group, kind, Phase::Delete, &p.remove, guard)
             .await?;
