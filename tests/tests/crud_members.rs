@@ -460,3 +460,75 @@ async fn benign_answers_from_a_stale_plan_are_success_split_and_counted() {
         );
     }
 }
+
+/// The plan-invalidating answers, replayed from stale plans on a real slapd: a delete guarded
+/// by an assertion on a member that is gone (122), and a delete of the last members of a
+/// groupOfNames (65), both refuse the whole request — nothing is deleted — and ask for a re-read
+/// (which `send_plan`, not re-reading, reports as `contended`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_deletes_are_refused_whole_and_ask_for_a_re_read() {
+    let dir = slapd().await;
+    let yaml = System::new("corp", dir.addr())
+        .with("enable_assertion_control: true")
+        .yaml();
+    let env = |n: &str| (n == PASSWORD_VAR).then(|| Slapd::ADMIN_PASSWORD.to_owned());
+    let cfg = crud_service::config::system_from_yaml_str("x.yaml", "corp", &yaml, &env).unwrap();
+    let telemetry = Telemetry::for_tests();
+    let dir = Directory::new(
+        cfg,
+        CrudMetrics::new(&telemetry.meter("nowconnect"), ["corp"]),
+    );
+    let admins = "cn=admins,ou=groups,dc=example,dc=org";
+    // admins = {user01, user02}; the plan believes user07 stays.
+    let guarded = Plan {
+        remove: users(&[1]),
+        kept: Some(user(7)),
+        ..Plan::default()
+    };
+    let e = dir.send_plan(admins, &guarded).await.unwrap_err();
+    assert!(
+        matches!(e, crud_service::ldap::LdapOpError::Contended { .. }),
+        "{e}"
+    );
+    assert_eq!(
+        admin_members(&dir).await,
+        set(&users(&[1, 2])),
+        "nothing deleted"
+    );
+    // The plan believes a third member exists: deleting both real ones would empty the group.
+    let emptying = Plan {
+        remove: users(&[1, 2]),
+        ..Plan::default()
+    };
+    let e = dir.send_plan(admins, &emptying).await.unwrap_err();
+    assert!(
+        matches!(e, crud_service::ldap::LdapOpError::Contended { .. }),
+        "{e}"
+    );
+    assert_eq!(
+        admin_members(&dir).await,
+        set(&users(&[1, 2])),
+        "nothing deleted"
+    );
+    // The real path re-reads and refuses clearly instead.
+    let e = dir
+        .update_group_members(
+            admins,
+            crud_service::action::MembershipAction::Remove,
+            &users(&[1, 2]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, crud_service::ldap::LdapOpError::WouldEmptyGroup { .. }),
+        "{e}"
+    );
+}
+
+async fn admin_members(dir: &Directory) -> BTreeSet<String> {
+    let entry = dir
+        .read("t", "cn=admins,ou=groups,dc=example,dc=org", &["member"])
+        .await
+        .unwrap();
+    set(&entry.attributes["member"])
+}
