@@ -60,18 +60,23 @@ pub(crate) fn render(runs: &[Run], totals: &[ModeTotals], streams: usize, rounds
     out.push_str(&totals_lines(totals));
     out.push('\n');
     for s in summaries.iter().filter(|s| s.mode != Mode::Off) {
-        if let Some((met, costs)) = summary::verdict(s) {
-            let parts: Vec<String> = costs
-                .iter()
-                .map(|(f, c)| format!("{} {:+.1}%", f.label(streams), 100.0 * c))
-                .collect();
+        if let Some((status, costs)) = summary::verdict(s) {
             out.push_str(&format!(
-                "{} vs off (cost, + = worse): {} -> target <= {:.0}%: {}\n",
+                "{} vs off, target cost <= {:.0}% (+ = worse; median, [best .. worst round]): {}\n",
                 s.mode.as_str(),
-                parts.join(", "),
                 100.0 * TARGET,
-                if met { "met" } else { "MISSED" }
+                status.as_str()
             ));
+            for c in costs {
+                out.push_str(&format!(
+                    "  {:<24} {:+6.1}%  [{:+.1}% .. {:+.1}%]  {}\n",
+                    c.figure.label(streams),
+                    100.0 * c.median,
+                    100.0 * c.best,
+                    100.0 * c.worst,
+                    c.status.as_str()
+                ));
+            }
         }
     }
     out
@@ -129,7 +134,7 @@ pub(crate) fn to_json(runs: &[Run], totals: &[ModeTotals], rounds: usize) -> Val
                 "tunnel_median": keyed(&s.tunnel),
                 "ratio_to_off": s.vs_off.as_deref().map(keyed),
                 "ratio_to_direct": keyed(&s.vs_direct),
-                "target_met": summary::verdict(s).map(|(met, _)| met),
+                "target": summary::verdict(s).map(|(status, _)| status.as_str()),
                 "otlp_trace_requests": t.sink.trace_requests,
                 "otlp_spans": t.sink.spans,
                 "otlp_metric_requests": t.sink.metric_requests,

@@ -1,15 +1,21 @@
 //! The measurement schedule: every round runs each phase on every target — the direct path and
 //! each mode's tunnel — back to back, the order rotating with the round and the phase, so a
 //! drift in the machine's speed (other work, frequency, noisy neighbours) hits all targets
-//! alike instead of whichever mode happened to run during it.
+//! alike instead of whichever mode happened to run during it. Round trips are interleaved even
+//! finer: one connection per target, [`RTT_CHUNK`] round trips on each in turn.
 
 use std::net::SocketAddr;
 
+use anyhow::Context as _;
 use nowconnect_perf::report::TcpReport;
-use nowconnect_perf::tcp::{Collected, PHASES, TcpOpts};
+use nowconnect_perf::stats::Summary;
+use nowconnect_perf::tcp::{Collected, PHASES, Phase, RoundTripper, TcpOpts};
 
 use crate::mode::Mode;
 use crate::summary::Run;
+
+/// Round trips on one target before the next target's turn.
+const RTT_CHUNK: usize = 50;
 
 /// Runs `rounds` rounds. `opts.direct` is the echo target; `opts.tunnel` is replaced by each
 /// mode's listener.
@@ -30,6 +36,16 @@ pub(crate) async fn measure(
         for (i, phase) in PHASES.into_iter().enumerate() {
             let n = order.len();
             order.rotate_left(if i == 0 { round % n } else { 1 });
+            if phase == Phase::RoundTrips {
+                let mut addrs = vec![opts.direct];
+                addrs.extend(tunnels.iter().map(|(_, addr)| *addr));
+                let rtt = interleaved_round_trips(&addrs, opts, round).await?;
+                direct.set_round_trips(rtt[0]);
+                for (k, summary) in rtt[1..].iter().enumerate() {
+                    tunnel[k].set_round_trips(*summary);
+                }
+                continue;
+            }
             for target in &order {
                 match *target {
                     None => direct.measure(phase, opts.direct, opts).await?,
@@ -66,4 +82,34 @@ pub(crate) async fn measure(
         progress(&line);
     }
     Ok(runs)
+}
+
+/// `opts.round_trips` round trips on each of `addrs`, [`RTT_CHUNK`] at a time per target in
+/// turn (the first target of each turn rotating), after `opts.warmup` unrecorded ones each.
+async fn interleaved_round_trips(
+    addrs: &[SocketAddr],
+    opts: &TcpOpts,
+    round: usize,
+) -> anyhow::Result<Vec<Summary>> {
+    let mut conns = Vec::with_capacity(addrs.len());
+    for &addr in addrs {
+        let mut rt = RoundTripper::connect(addr, opts.message_size).await?;
+        rt.run(opts.warmup, &mut Vec::new()).await?;
+        conns.push(rt);
+    }
+    let mut samples = vec![Vec::with_capacity(opts.round_trips); addrs.len()];
+    let (mut left, mut turn) = (opts.round_trips, round);
+    while left > 0 {
+        let n = left.min(RTT_CHUNK);
+        for k in 0..conns.len() {
+            let i = (k + turn) % conns.len();
+            conns[i].run(n, &mut samples[i]).await?;
+        }
+        left -= n;
+        turn += 1;
+    }
+    samples
+        .iter()
+        .map(|s| Summary::of(s).context("no round trips recorded"))
+        .collect()
 }

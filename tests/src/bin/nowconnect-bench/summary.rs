@@ -53,6 +53,8 @@ pub(crate) struct ModeSummary {
     pub(crate) tunnel: Vec<f64>,
     /// Medians of the per-round ratios to `off` (`None` without an `off` mode).
     pub(crate) vs_off: Option<Vec<f64>>,
+    /// The smallest and largest per-round ratio to `off`.
+    pub(crate) vs_off_range: Option<Vec<(f64, f64)>>,
     /// Medians of the per-round ratios to direct.
     pub(crate) vs_direct: Vec<f64>,
 }
@@ -76,6 +78,19 @@ fn per_figure(values: impl Fn(Figure) -> Vec<f64>) -> Vec<f64> {
         .collect()
 }
 
+/// Per figure, the per-round ratios of `mode` to `off` (each round's `off` measured beside it).
+fn ratios_to_off(runs: &[Run], mode: Mode, f: Figure) -> Vec<f64> {
+    of_mode(runs, mode)
+        .filter_map(|r| {
+            let off = of_mode(runs, Mode::Off).find(|o| o.round == r.round)?;
+            Some(ratio(
+                f.value(&r.report.tunnel),
+                f.value(&off.report.tunnel),
+            ))
+        })
+        .collect()
+}
+
 pub(crate) fn summarize(runs: &[Run], modes: &[Mode]) -> Vec<ModeSummary> {
     let has_off = modes.contains(&Mode::Off);
     modes
@@ -87,18 +102,17 @@ pub(crate) fn summarize(runs: &[Run], modes: &[Mode]) -> Vec<ModeSummary> {
                     .map(|r| f.value(&r.report.tunnel))
                     .collect()
             }),
-            vs_off: has_off.then(|| {
-                per_figure(|f| {
-                    of_mode(runs, mode)
-                        .filter_map(|r| {
-                            let off = of_mode(runs, Mode::Off).find(|o| o.round == r.round)?;
-                            Some(ratio(
-                                f.value(&r.report.tunnel),
-                                f.value(&off.report.tunnel),
-                            ))
-                        })
-                        .collect()
-                })
+            vs_off: has_off.then(|| per_figure(|f| ratios_to_off(runs, mode, f))),
+            vs_off_range: has_off.then(|| {
+                figure::ALL
+                    .iter()
+                    .map(|&f| {
+                        let v = ratios_to_off(runs, mode, f);
+                        let min = v.iter().copied().fold(f64::NAN, f64::min);
+                        let max = v.iter().copied().fold(f64::NAN, f64::max);
+                        (min, max)
+                    })
+                    .collect()
             }),
             vs_direct: per_figure(|f| {
                 of_mode(runs, mode)
@@ -131,17 +145,73 @@ pub(crate) fn direct(runs: &[Run], modes: &[Mode]) -> Direct {
     }
 }
 
-/// Whether `s` meets the target against `off`, with the cost of each targeted figure.
-pub(crate) fn verdict(s: &ModeSummary) -> Option<(bool, Vec<(Figure, f64)>)> {
-    let vs_off = s.vs_off.as_ref()?;
-    let costs: Vec<(Figure, f64)> = figure::ALL
+/// How a figure stands against the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// The median cost is within the target.
+    Met,
+    /// Every round cost more than the target.
+    Missed,
+    /// The median cost is over the target but some rounds were within it: the machine's noise
+    /// is as large as the effect.
+    Unclear,
+}
+
+impl Status {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Status::Met => "met",
+            Status::Missed => "MISSED",
+            Status::Unclear => "unclear (within noise)",
+        }
+    }
+}
+
+/// One targeted figure against `off`: the median cost and the best and worst round's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Cost {
+    pub(crate) figure: Figure,
+    pub(crate) median: f64,
+    pub(crate) best: f64,
+    pub(crate) worst: f64,
+    pub(crate) status: Status,
+}
+
+/// The targeted figures of `s` against `off` and the overall status (the worst one).
+pub(crate) fn verdict(s: &ModeSummary) -> Option<(Status, Vec<Cost>)> {
+    let (vs_off, range) = (s.vs_off.as_ref()?, s.vs_off_range.as_ref()?);
+    let costs: Vec<Cost> = figure::ALL
         .iter()
-        .zip(vs_off)
+        .zip(vs_off.iter().zip(range))
         .filter(|(f, _)| f.has_target())
-        .map(|(&f, &r)| (f, f.cost(r)))
+        .map(|(&figure, (&r, &(lo, hi)))| {
+            let (a, b) = (figure.cost(lo), figure.cost(hi));
+            let (best, worst) = (a.min(b), a.max(b));
+            let median = figure.cost(r);
+            let status = if median <= TARGET {
+                Status::Met
+            } else if best > TARGET {
+                Status::Missed
+            } else {
+                Status::Unclear
+            };
+            Cost {
+                figure,
+                median,
+                best,
+                worst,
+                status,
+            }
+        })
         .collect();
-    let met = costs.iter().all(|(_, c)| *c <= TARGET);
-    Some((met, costs))
+    let overall = if costs.iter().any(|c| c.status == Status::Missed) {
+        Status::Missed
+    } else if costs.iter().any(|c| c.status == Status::Unclear) {
+        Status::Unclear
+    } else {
+        Status::Met
+    };
+    Some((overall, costs))
 }
 
 #[cfg(test)]
@@ -217,16 +287,36 @@ mod tests {
             "{:?}",
             full.vs_direct
         );
-        let (met, costs) = verdict(full).unwrap();
-        assert!(!met);
+        let (status, costs) = verdict(full).unwrap();
+        assert_eq!(status, Status::Missed, "every round cost 10%");
         assert!(
-            costs.iter().all(|(_, c)| (*c - 0.1).abs() < 1e-9),
+            costs.iter().all(|c| (c.median - 0.1).abs() < 1e-9),
             "{costs:?}"
         );
 
         let shared = direct(&runs, &modes);
         assert!((shared.median[0] - 750.0).abs() < 1e-9);
         assert!((shared.spread[0] - 500.0 / 750.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_cost_some_rounds_do_not_show_is_unclear() {
+        let d = figures(1000.0, 20.0);
+        let runs = vec![
+            run(Mode::Off, 0, figures(400.0, 100.0), d),
+            run(Mode::Metrics, 0, figures(440.0, 99.0), d),
+            run(Mode::Off, 1, figures(400.0, 100.0), d),
+            run(Mode::Metrics, 1, figures(340.0, 99.0), d),
+            run(Mode::Off, 2, figures(400.0, 100.0), d),
+            run(Mode::Metrics, 2, figures(360.0, 99.0), d),
+        ];
+        let s = summarize(&runs, &[Mode::Off, Mode::Metrics]);
+        let (status, costs) = verdict(&s[1]).unwrap();
+        assert_eq!(status, Status::Unclear);
+        let bulk = costs[0];
+        assert!((bulk.median - 0.1).abs() < 1e-9, "{bulk:?}");
+        assert!((bulk.best + 0.1).abs() < 1e-9 && (bulk.worst - 0.15).abs() < 1e-9);
+        assert_eq!(costs[2].status, Status::Met, "p50 1% faster");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use phase::{Collected, PHASES, Phase};
+pub use rtt::RoundTripper;
 pub use setup::Setup;
 
 use crate::PerfError;

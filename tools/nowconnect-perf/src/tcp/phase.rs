@@ -60,6 +60,12 @@ impl Collected {
         Ok(())
     }
 
+    /// Keeps round-trip figures measured by the caller (e.g. interleaved across targets with
+    /// [`RoundTripper`](super::RoundTripper)).
+    pub fn set_round_trips(&mut self, rtt: Summary) {
+        self.rtt = Some(rtt);
+    }
+
     /// The figures, once every phase has been measured.
     pub fn finish(self) -> Result<Figures, PerfError> {
         match (self.bulk_1, self.bulk_n, self.rtt, self.setup) {
