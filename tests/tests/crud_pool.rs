@@ -10,15 +10,20 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-/// A relay in front of the directory that counts connections and can cut them all.
+/// A relay in front of the directory that counts connections and can cut them all, or break
+/// them silently: a "poisoned" connection stays open until the client sends its next request,
+/// then closes without forwarding it (a connection that died unnoticed while idle).
 #[derive(Default)]
 struct Relay {
     accepted: AtomicUsize,
     open: AtomicUsize,
     max_open: AtomicUsize,
+    /// Connections with a sequence number below this are poisoned.
+    poisoned_below: AtomicUsize,
     pipes: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -29,14 +34,14 @@ impl Relay {
         let relay = Arc::new(Relay::default());
         let r = relay.clone();
         tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                r.accepted.fetch_add(1, Ordering::SeqCst);
+            while let Ok((client, _)) = listener.accept().await {
+                let seq = r.accepted.fetch_add(1, Ordering::SeqCst);
                 let now = r.open.fetch_add(1, Ordering::SeqCst) + 1;
                 r.max_open.fetch_max(now, Ordering::SeqCst);
                 let r2 = r.clone();
                 let pipe = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    if let Ok(server) = TcpStream::connect(target).await {
+                        r2.pipe(seq, client, server).await;
                     }
                     r2.open.fetch_sub(1, Ordering::SeqCst);
                 });
@@ -44,6 +49,34 @@ impl Relay {
             }
         });
         (addr, relay)
+    }
+
+    async fn pipe(&self, seq: usize, client: TcpStream, server: TcpStream) {
+        let (mut client_rx, mut client_tx) = client.into_split();
+        let (mut server_rx, mut server_tx) = server.into_split();
+        let down = tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut server_rx, &mut client_tx).await;
+        });
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match client_rx.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if seq < self.poisoned_below.load(Ordering::SeqCst) {
+                break;
+            }
+            if server_tx.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+        down.abort();
+    }
+
+    /// Every connection open now breaks on its next request.
+    fn poison(&self) {
+        self.poisoned_below
+            .store(self.accepted.load(Ordering::SeqCst), Ordering::SeqCst);
     }
 
     /// Drops every relayed connection (both sockets close).
@@ -103,6 +136,26 @@ async fn the_pool_reuses_bounds_and_replaces_connections() {
     assert!(
         relay.accepted.load(Ordering::SeqCst) > before,
         "no new connection after the cut"
+    );
+
+    // A pooled connection that died unnoticed: the idempotent call that meets it is retried
+    // once on a fresh connection and succeeds; the caller never sees the failure.
+    let before = relay.accepted.load(Ordering::SeqCst);
+    relay.poison();
+    let (s, body) = crud.execute(&get()).await;
+    assert_eq!(s, 200, "{body}");
+    let add = request(
+        "corp",
+        "group",
+        "add_members",
+        json!({"group": "engineering", "members": [Slapd::user_dn(12)]}),
+    );
+    relay.poison();
+    let (s, body) = crud.execute(&add).await;
+    assert_eq!((s, &body["result"]["added"]), (200, &json!(1)), "{body}");
+    assert!(
+        relay.accepted.load(Ordering::SeqCst) >= before + 2,
+        "fresh connections after the poisoning"
     );
 }
 
