@@ -1,8 +1,9 @@
 //! The LDAP connector: one [`Directory`] per configured system, over a bounded [`pool::Pool`].
 //!
 //! - [`Directory::run`] runs one operation on a pooled connection under the operation timeout,
-//!   in its own span (`ldap.<op>`), discards the connection on a transport failure or timeout,
-//!   and retries once on a fresh connection when the operation is idempotent (SPEC §8).
+//!   in its own span (named after the operation), discards the connection (and the idle ones)
+//!   on a transport failure or timeout, and retries once on a new connection when the
+//!   operation is idempotent (SPEC §8).
 //! - `entries`: user get/search/create/delete, group get/create/delete.
 //! - `members`: `update_group_members`, the one path of every membership change, planned by
 //!   the pure `plan` and judged by `classify`.
@@ -87,7 +88,11 @@ impl Directory {
             let attempts = if retry == Retry::Idempotent { 2 } else { 1 };
             let mut last = None;
             for attempt in 1..=attempts {
-                let conn = self.pool.get().await?;
+                let conn = if attempt == 1 {
+                    self.pool.get().await?
+                } else {
+                    self.pool.get_fresh().await?
+                };
                 let mut ldap = conn.ldap.clone();
                 ldap.with_timeout(timeout);
                 let outcome = match tokio::time::timeout(timeout, f(ldap)).await {
@@ -102,6 +107,7 @@ impl Directory {
                     }
                     Err(e) if e.breaks_connection() => {
                         drop(conn);
+                        self.pool.discard_idle();
                         tracing::Span::current().record("error.type", error_type(&e));
                         tracing::info!(target: "nowconnect::crud::ldap", event = "ldap_connection_dropped",
                             operation = op, attempt, error = %e);

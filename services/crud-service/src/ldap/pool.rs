@@ -5,7 +5,9 @@
 //! one idle for longer than [`HEALTH_CHECK_AFTER`] is probed with a WhoAmI first. A connection
 //! whose operation failed on the transport or timed out is discarded, never returned, so a
 //! broken tunnel costs one failed operation and the next one connects afresh (re-connection
-//! without a restart). Connect plus bind is bounded by `connect_timeout`.
+//! without a restart). A transport failure also drops the idle connections (they share the
+//! path that just failed), and the retry of an idempotent operation always uses a new
+//! connection. Connect plus bind is bounded by `connect_timeout`.
 //!
 //! Cancel-safety: dropping a [`Conn`] mid-operation discards it (it is only returned to the pool
 //! by [`Conn::release`]).
@@ -57,6 +59,21 @@ impl Pool {
     /// A healthy, bound connection: a live idle one, else a new one. Waits for a free slot for
     /// at most the operation timeout.
     pub async fn get(&self) -> Result<Conn, LdapOpError> {
+        self.checkout(true).await
+    }
+
+    /// A newly made connection (for the retry after a transport failure: the idle ones went
+    /// the same way and may be just as dead).
+    pub async fn get_fresh(&self) -> Result<Conn, LdapOpError> {
+        self.checkout(false).await
+    }
+
+    /// Drops every idle connection (after a transport failure they are suspect).
+    pub fn discard_idle(&self) {
+        lock(&self.idle).clear();
+    }
+
+    async fn checkout(&self, reuse: bool) -> Result<Conn, LdapOpError> {
         let wait = self.config.operation_timeout;
         let permit = match tokio::time::timeout(wait, self.permits.clone().acquire_owned()).await {
             Ok(Ok(permit)) => permit,
@@ -67,7 +84,7 @@ impl Pool {
                 });
             }
         };
-        while let Some(idle) = self.pop_idle() {
+        while let Some(idle) = reuse.then(|| self.pop_idle()).flatten() {
             let mut ldap = idle.ldap;
             if ldap.is_closed() {
                 continue;
