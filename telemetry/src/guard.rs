@@ -75,18 +75,18 @@ pub fn init_with(settings: &Settings) -> Result<TelemetryGuard, TelemetryError> 
 /// provider (OTLP only), installing nothing global. Tests use it with a scoped subscriber.
 ///
 /// With `OTEL_SDK_DISABLED=true` ([`OtelSettings::sdk_disabled`]) it builds only the log side and
-/// a meter provider without readers: no OTLP, no spans, an empty `/metrics`.
+/// the no-op meter provider: no OTLP, no spans, an empty `/metrics`.
 pub fn start(settings: &Settings) -> Result<TelemetryGuard, TelemetryError> {
-    let resource = resource(settings.log.service, &settings.otel);
     if settings.otel.sdk_disabled {
         return Ok(TelemetryGuard {
-            telemetry: Telemetry::disabled(resource),
+            telemetry: Telemetry::disabled(),
             log: settings.log.clone(),
             span_level: settings.otel.span_level,
             tracer_provider: None,
             runtime: None,
         });
     }
+    let resource = resource(settings.log.service, &settings.otel);
     let exporters = match &settings.otel.otlp {
         Some(otlp) => Some(otlp::build(&settings.otel, otlp)?),
         None => None,
@@ -165,10 +165,7 @@ impl TelemetryGuard {
             p.force_flush()
                 .map_err(|e| TelemetryError::Flush(e.to_string()))?;
         }
-        self.telemetry
-            .provider()
-            .force_flush()
-            .map_err(|e| TelemetryError::Flush(e.to_string()))
+        self.telemetry.force_flush()
     }
 }
 
@@ -179,7 +176,7 @@ impl Drop for TelemetryGuard {
         if let Some(p) = self.tracer_provider.take() {
             let _ = p.shutdown();
         }
-        let _ = self.telemetry.provider().shutdown();
+        self.telemetry.shutdown();
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }

@@ -13,8 +13,8 @@
 //!   targets starting with `nowconnect` (never tonic, h2, hyper, tower, reqwest or the SDK's
 //!   own), exported over OTLP in batches; sampler from `OTEL_TRACES_SAMPLER` (default
 //!   `parentbased_always_on`).
-//! - `OTEL_SDK_DISABLED=true`: neither of the above — no OTLP, no OpenTelemetry layer, a meter
-//!   provider without readers (instruments record nothing; `/metrics` is an empty exposition).
+//! - `OTEL_SDK_DISABLED=true`: neither of the above — no OTLP, no OpenTelemetry layer, the no-op
+//!   meter provider (instruments record nothing; `/metrics` is an empty exposition).
 //!   Logs are unchanged. Meant for measuring telemetry's own cost and for minimal deployments.
 //! - Resource: `service.name` and `service.instance.id` (a random UUID per process unless
 //!   `OTEL_RESOURCE_ATTRIBUTES` sets one) are always set.

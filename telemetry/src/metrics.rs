@@ -1,7 +1,7 @@
 //! The metrics handle: one `SdkMeterProvider` whose Prometheus bridge renders `/metrics`, plus an
 //! OTLP periodic reader when one is configured. See the crate doc for instrument naming.
 
-use opentelemetry::metrics::{Meter, MeterProvider as _};
+use opentelemetry::metrics::{Meter, MeterProvider as _, NoopMeterProvider};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::metrics::reader::MetricReader;
@@ -27,7 +27,8 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// (or a [`Meter`] from it) to their `metrics.rs`; nothing here touches the global provider.
 #[derive(Clone, Debug)]
 pub struct Telemetry {
-    provider: SdkMeterProvider,
+    /// `None` with `OTEL_SDK_DISABLED=true`: meters come from OpenTelemetry's no-op provider.
+    provider: Option<SdkMeterProvider>,
     registry: Registry,
 }
 
@@ -53,17 +54,18 @@ impl Telemetry {
             builder = builder.with_reader(reader);
         }
         Ok(Self {
-            provider: builder.build(),
+            provider: Some(builder.build()),
             registry,
         })
     }
 
-    /// `OTEL_SDK_DISABLED=true`: a provider with no reader, so every instrument resolves to an
-    /// empty set of aggregations and a measurement costs about a function call; the registry
-    /// stays empty, so `/metrics` answers an empty (valid) exposition.
-    pub(crate) fn disabled(resource: Resource) -> Self {
+    /// `OTEL_SDK_DISABLED=true`: OpenTelemetry's no-op meter provider, so every instrument is a
+    /// no-op (a measurement costs a virtual call) and observable callbacks are never run; the
+    /// registry stays empty, so `/metrics` answers an empty (valid) exposition. (An SDK provider
+    /// without readers would do the same but log an error for every observable instrument.)
+    pub(crate) fn disabled() -> Self {
         Self {
-            provider: SdkMeterProvider::builder().with_resource(resource).build(),
+            provider: None,
             registry: Registry::new(),
         }
     }
@@ -80,13 +82,16 @@ impl Telemetry {
         ) {
             Ok(telemetry) => telemetry,
             // A fresh registry always accepts the bridge; keep instruments usable regardless.
-            Err(_) => Self::disabled(resource),
+            Err(_) => Self::disabled(),
         }
     }
 
     /// A meter for a service's instruments (`telemetry.meter("nowconnect")`).
     pub fn meter(&self, name: &'static str) -> Meter {
-        self.provider.meter(name)
+        match &self.provider {
+            Some(provider) => provider.meter(name),
+            None => NoopMeterProvider::new().meter(name),
+        }
     }
 
     /// The current values in the Prometheus text exposition format.
@@ -105,7 +110,21 @@ impl Telemetry {
         (CONTENT_TYPE, self.metrics_text())
     }
 
-    pub(crate) fn provider(&self) -> &SdkMeterProvider {
-        &self.provider
+    /// Exports what the readers hold now (nothing to do when disabled).
+    pub(crate) fn force_flush(&self) -> Result<(), TelemetryError> {
+        match &self.provider {
+            Some(p) => p
+                .force_flush()
+                .map_err(|e| TelemetryError::Flush(e.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    /// Final export; instruments become no-ops. Errors have nowhere useful to go (see the
+    /// guard's `Drop`).
+    pub(crate) fn shutdown(&self) {
+        if let Some(p) = &self.provider {
+            let _ = p.shutdown();
+        }
     }
 }

@@ -54,8 +54,8 @@ pub const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The OpenTelemetry part of [`Settings`]. `Default` is "no OTLP, standard sampler".
 #[derive(Debug, Clone)]
 pub struct OtelSettings {
-    /// `OTEL_SDK_DISABLED=true`: no OpenTelemetry at all — no spans, no OTLP, a meter provider
-    /// without readers (instruments record nothing, `/metrics` is empty). Logs still work. The
+    /// `OTEL_SDK_DISABLED=true`: no OpenTelemetry at all — no spans, no OTLP, the no-op meter
+    /// provider (instruments record nothing, `/metrics` is empty). Logs still work. The
     /// other fields are still parsed and validated, then ignored.
     pub sdk_disabled: bool,
     /// `OTEL_SERVICE_NAME`: overrides every other source of `service.name`.

@@ -49,10 +49,21 @@ fn instruments_record_nothing_and_metrics_render_empty() {
         .with_boundaries(LATENCY_BUCKETS.to_vec())
         .build();
     histogram.record(0.01, &[]);
+    let called = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = called.clone();
+    let _gauge = meter
+        .u64_observable_gauge("nowconnect.inbound.queue.size")
+        .with_description("queue")
+        .with_callback(move |_| flag.store(true, std::sync::atomic::Ordering::Relaxed))
+        .build();
     let (content_type, body) = guard.telemetry().render();
     assert_eq!(content_type, CONTENT_TYPE);
     assert_eq!(body, "", "an empty exposition");
     guard.flush().expect("flush with no reader succeeds");
+    assert!(
+        !called.load(std::sync::atomic::Ordering::Relaxed),
+        "observable callbacks never run"
+    );
 }
 
 #[test]
