@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
+use nowconnect_perf::PerfError;
 use nowconnect_perf::report::TcpReport;
 use nowconnect_perf::stats::Summary;
 use nowconnect_perf::tcp::{Collected, PHASES, Phase, RoundTripper, TcpOpts};
@@ -47,10 +48,11 @@ pub(crate) async fn measure(
                 continue;
             }
             for target in &order {
-                match *target {
-                    None => direct.measure(phase, opts.direct, opts).await?,
-                    Some(k) => tunnel[k].measure(phase, tunnels[k].1, opts).await?,
-                }
+                let (collected, addr, name) = match *target {
+                    None => (&mut direct, opts.direct, "direct"),
+                    Some(k) => (&mut tunnel[k], tunnels[k].1, tunnels[k].0.as_str()),
+                };
+                measure_one(collected, phase, addr, opts, name, &progress).await?;
             }
         }
         let direct = direct.finish()?;
@@ -82,6 +84,26 @@ pub(crate) async fn measure(
         progress(&line);
     }
     Ok(runs)
+}
+
+/// Measures `phase` on one target; a stalled transfer (see `nowconnect-perf`'s bulk phase) is
+/// reported and measured once more.
+async fn measure_one(
+    collected: &mut Collected,
+    phase: Phase,
+    addr: SocketAddr,
+    opts: &TcpOpts,
+    name: &str,
+    progress: &impl Fn(&str),
+) -> anyhow::Result<()> {
+    match collected.measure(phase, addr, opts).await {
+        Err(e @ PerfError::Stalled { .. }) => {
+            progress(&format!("{phase:?} on {name}: {e}; measuring it again"));
+            collected.measure(phase, addr, opts).await
+        }
+        other => other,
+    }
+    .with_context(|| format!("{phase:?} on {name} ({addr})"))
 }
 
 /// `opts.round_trips` round trips on each of `addrs`, [`RTT_CHUNK`] at a time per target in

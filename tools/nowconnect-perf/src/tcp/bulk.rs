@@ -14,8 +14,11 @@ use tokio::task::JoinSet;
 use crate::PerfError;
 
 const CHUNK: usize = 64 * 1024;
-/// After writing stops, how long the echo may take to return what is in flight.
-const DRAIN_GRACE: Duration = Duration::from_secs(30);
+/// After writing stops, how long the echo may take to return what is in flight (normally well
+/// under a second). Longer means the transfer stalled: on loopback with large autotuned
+/// buffers the kernel occasionally prunes a receive queue (`TcpExtRcvPruned` in `nstat`) and
+/// recovery waits on retransmission timeouts.
+const DRAIN_GRACE: Duration = Duration::from_secs(10);
 
 /// Bytes one stream has written and read back so far (reported when a transfer stalls).
 #[derive(Debug, Default)]
