@@ -117,11 +117,10 @@ impl Directory {
             .run(op, Retry::Idempotent, |mut ldap| {
                 let attrs = attrs.clone();
                 async move {
-                    let (entries, result) = ldap
+                    let (entries, _) = ldap
                         .search(dn, Scope::Base, "(objectClass=*)", attrs)
                         .await?
                         .success()?;
-                    let _ = result;
                     Ok(entries.into_iter().next().map(SearchEntry::construct))
                 }
             })

@@ -71,14 +71,17 @@ impl Directory {
     ) -> Result<MembershipReport, LdapOpError> {
         let result = self.update_inner(group, action, members).await;
         if let Err(e) = &result {
-            let code = match e {
-                LdapOpError::Result { rc, .. } => rc.to_string(),
-                LdapOpError::Timeout { .. } => "timeout".to_owned(),
-                LdapOpError::WouldEmptyGroup { .. }
-                | LdapOpError::MembersNotFound { .. }
-                | LdapOpError::NotAGroup { .. }
-                | LdapOpError::Contended { .. } => "refused".to_owned(),
-                _ => "unavailable".to_owned(),
+            let code = match (e.rc(), e) {
+                (Some(rc), _) => rc.to_string(),
+                (None, LdapOpError::Timeout { .. }) => "timeout".to_owned(),
+                (
+                    None,
+                    LdapOpError::WouldEmptyGroup { .. }
+                    | LdapOpError::MembersNotFound { .. }
+                    | LdapOpError::NotAGroup { .. }
+                    | LdapOpError::Contended { .. },
+                ) => "refused".to_owned(),
+                (None, _) => "unavailable".to_owned(),
             };
             self.metrics().membership_error(code);
         }

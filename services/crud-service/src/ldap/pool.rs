@@ -104,11 +104,6 @@ impl Pool {
         })
     }
 
-    /// Number of idle connections (for tests and diagnostics).
-    pub fn idle_len(&self) -> usize {
-        lock(&self.idle).len()
-    }
-
     fn pop_idle(&self) -> Option<Idle> {
         lock(&self.idle).pop()
     }
