@@ -22,6 +22,8 @@ pub struct System {
     pub extra: String,
     /// `connection.timeout_ms` (default 5000).
     pub timeout_ms: u64,
+    /// Extra lines under `connection:` (two-space indented keys).
+    pub connection: String,
 }
 
 impl System {
@@ -31,7 +33,14 @@ impl System {
             addr,
             extra: String::new(),
             timeout_ms: 5000,
+            connection: String::new(),
         }
+    }
+
+    /// Adds a key under `connection:` (`idle_check_ms: 0`).
+    pub fn connection(mut self, line: &str) -> System {
+        self.connection.push_str(&format!("  {line}\n"));
+        self
     }
 
     /// Sets `connection.timeout_ms`, the bound of every LDAP operation.
@@ -54,11 +63,12 @@ impl System {
         format!(
             "connection:\n  server:\n    base_url: {}\n    port: {}\n    use_ssl: false\n  \
              credentials:\n    username: {}\n    password: ${{{{ENV:{PASSWORD_VAR}}}}}\n  \
-             connect_timeout_ms: 3000\n  timeout_ms: {}\nbase_dn: {}\n{}",
+             connect_timeout_ms: 3000\n  timeout_ms: {}\n{}base_dn: {}\n{}",
             self.addr.ip(),
             self.addr.port(),
             Slapd::ADMIN_DN,
             self.timeout_ms,
+            self.connection,
             Slapd::BASE_DN,
             self.extra
         )

@@ -184,3 +184,41 @@ async fn a_refused_bind_is_502_without_the_password() {
         "{text}"
     );
 }
+
+/// `connection.idle_check_ms`: with 0 every reuse is probed, so a connection that died
+/// unnoticed is replaced *before* a create — which, not being idempotent, is never retried and
+/// would otherwise fail (as it does on the system with the default 30 s check).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_idle_check_replaces_a_dead_connection_before_a_create() {
+    let dir = tokio::task::spawn_blocking(Slapd::start)
+        .await
+        .unwrap()
+        .expect("slapd");
+    let (addr, relay) = Relay::start(dir.addr()).await;
+    let crud = TestCrud::start(&[
+        System::new("checked", addr).connection("idle_check_ms: 0"),
+        System::new("unchecked", addr),
+    ])
+    .await;
+    let create = |system: &str, uid: &str| {
+        request(
+            system,
+            "user",
+            "create",
+            json!({"uid": uid, "attributes": {"cn": uid, "sn": uid}}),
+        )
+    };
+    for system in ["checked", "unchecked"] {
+        let warm = request(system, "group", "get", json!({"cn": "admins"}));
+        assert_eq!(crud.execute(&warm).await.0, 200);
+    }
+    relay.poison();
+    let (s, body) = crud.execute(&create("unchecked", "u1")).await;
+    assert_eq!(
+        (s, &body["error"]["code"]),
+        (503, &json!("upstream_unavailable")),
+        "{body}"
+    );
+    let (s, body) = crud.execute(&create("checked", "c1")).await;
+    assert_eq!(s, 200, "{body}");
+}

@@ -147,6 +147,7 @@ fn documented_defaults_match_the_code() {
             ms(defaults::CONNECT_TIMEOUT),
         ),
         ("connection.timeout_ms", ms(defaults::OPERATION_TIMEOUT)),
+        ("connection.idle_check_ms", ms(defaults::IDLE_CHECK)),
     ] {
         assert_eq!(default_of(key), format!("`{want}`"), "{key}");
     }

@@ -25,5 +25,8 @@ pub const MEMBERSHIP_MAX_CONCURRENCY: usize = 4;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(5000);
 /// `connection.timeout_ms`: one LDAP operation (for a search: between two replies).
 pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(10_000);
-/// Upper bound of both timeouts.
+/// `connection.idle_check_ms`: a pooled connection idle this long is probed (WhoAmI) before
+/// reuse; 0 probes at every reuse.
+pub const IDLE_CHECK: Duration = Duration::from_millis(30_000);
+/// Upper bound of the timeouts and of the idle check.
 pub const MAX_TIMEOUT_MS: u64 = 600_000;

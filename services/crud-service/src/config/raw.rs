@@ -29,6 +29,7 @@ pub(super) struct RawConnection {
     pub(super) credentials: Option<RawCredentials>,
     pub(super) connect_timeout_ms: Option<u64>,
     pub(super) timeout_ms: Option<u64>,
+    pub(super) idle_check_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -29,6 +29,8 @@ pub struct SystemConfig {
     pub page_size: u32,
     pub connect_timeout: Duration,
     pub operation_timeout: Duration,
+    /// Idle time after which a pooled connection is probed before reuse.
+    pub idle_check: Duration,
     pub membership: MembershipConfig,
 }
 
@@ -71,6 +73,7 @@ pub(super) fn build(
         credentials,
         connect_timeout_ms,
         timeout_ms,
+        idle_check_ms,
     } = conn;
     let server = server.unwrap_or_default();
     let host = required(
@@ -159,6 +162,14 @@ pub(super) fn build(
             timeout_ms,
             defaults::OPERATION_TIMEOUT,
         )?,
+        idle_check: Duration::from_millis(
+            Sourced::key(
+                "connection.idle_check_ms",
+                idle_check_ms
+                    .unwrap_or(u64::try_from(defaults::IDLE_CHECK.as_millis()).unwrap_or(u64::MAX)),
+            )
+            .in_range(0, defaults::MAX_TIMEOUT_MS)?,
+        ),
         membership: MembershipConfig {
             batch_size: Sourced::key(
                 "membership_batch_size",

@@ -2,7 +2,7 @@
 //!
 //! At most `pool_size` connections exist (a semaphore permit rides with each checked-out
 //! [`Conn`]). Idle connections are reused; one that the driver reports closed is dropped, and
-//! one idle for longer than [`HEALTH_CHECK_AFTER`] is probed with a WhoAmI first. A connection
+//! one idle for longer than `connection.idle_check_ms` is probed with a WhoAmI first. A connection
 //! whose operation failed on the transport or timed out is discarded, never returned, so a
 //! broken tunnel costs one failed operation and the next one connects afresh (re-connection
 //! without a restart). A transport failure also drops the idle connections (they share the
@@ -13,7 +13,7 @@
 //! by [`Conn::release`]).
 
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ldap3::exop::WhoAmI;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
@@ -22,9 +22,6 @@ use tracing::Instrument;
 
 use super::error::LdapOpError;
 use crate::config::SystemConfig;
-
-/// An idle connection older than this is checked with a WhoAmI before reuse.
-pub const HEALTH_CHECK_AFTER: Duration = Duration::from_secs(30);
 
 /// The pool of one system.
 #[derive(Debug)]
@@ -89,7 +86,7 @@ impl Pool {
             if ldap.is_closed() {
                 continue;
             }
-            if idle.since.elapsed() >= HEALTH_CHECK_AFTER && !self.healthy(&mut ldap).await {
+            if idle.since.elapsed() >= self.config.idle_check && !self.healthy(&mut ldap).await {
                 continue;
             }
             return Ok(Conn {
