@@ -123,14 +123,8 @@ impl Directory {
             }
             report.anchor_added |= p.anchor_added;
             report.anchor_removed |= p.anchor_removed;
-            match self.apply(group, kind, &p).await {
-                Ok((added, removed)) => {
-                    report.added += added.applied;
-                    report.removed += removed.applied;
-                    report.benign += added.benign + removed.benign;
-                    report.batches += added.batches + removed.batches;
-                    return Ok(report);
-                }
+            match self.apply(group, kind, &p, &mut report).await {
+                Ok(()) => return Ok(report),
                 Err(BatchError::Replan) => {
                     tracing::info!(target: "nowconnect::crud::ldap", event = "membership_replan",
                         group, attempt, "the group changed underneath; reading it again");
@@ -153,16 +147,13 @@ impl Directory {
         plan: &Plan,
     ) -> Result<MembershipReport, LdapOpError> {
         let (kind, _) = self.read_members(group).await?;
-        match self.apply(group, kind, plan).await {
-            Ok((added, removed)) => Ok(MembershipReport {
-                group: group.to_owned(),
-                added: added.applied,
-                removed: removed.applied,
-                benign: added.benign + removed.benign,
-                batches: added.batches + removed.batches,
-                attempts: 1,
-                ..MembershipReport::default()
-            }),
+        let mut report = MembershipReport {
+            group: group.to_owned(),
+            attempts: 1,
+            ..MembershipReport::default()
+        };
+        match self.apply(group, kind, plan, &mut report).await {
+            Ok(()) => Ok(report),
             Err(BatchError::Replan) => Err(LdapOpError::Contended {
                 group: group.to_owned(),
                 attempts: 1,
@@ -210,14 +201,17 @@ impl Directory {
         }
     }
 
-    /// Every add batch, then every delete batch.
+    /// Every add batch, then every delete batch; what was applied is counted into `report`
+    /// even when a later batch fails.
     async fn apply(
         &self,
         group: &str,
         kind: GroupKind,
         p: &Plan,
-    ) -> Result<(Tally, Tally), BatchError> {
-        let added = self.phase(group, kind, Phase::Add, &p.add, None).await?;
+        report: &mut MembershipReport,
+    ) -> Result<(), BatchError> {
+        self.phase(group, kind, Phase::Add, &p.add, None, report)
+            .await?;
         let guard = match (
             self.config().membership.assertion_control,
             kind.must_keep_one(),
@@ -233,10 +227,8 @@ impl Directory {
         // ldap3 panics on a filter it cannot parse; an escaped value always parses, but a guard
         // is an optimisation, never worth a panic.
         .filter(|f| ldap3::parse_filter(f).is_ok());
-        let removed = self
-            .phase(group, kind, Phase::Delete, &p.remove, guard)
-            .await?;
-        Ok((added, removed))
+        self.phase(group, kind, Phase::Delete, &p.remove, guard, report)
+            .await
     }
 
     /// One phase's batches, `membership_max_concurrency` at a time.
@@ -247,25 +239,33 @@ impl Directory {
         phase: Phase,
         values: &[String],
         guard: Option<String>,
-    ) -> Result<Tally, BatchError> {
+        report: &mut MembershipReport,
+    ) -> Result<(), BatchError> {
         let cfg = &self.config().membership;
         let batches: Vec<&[String]> = values.chunks(cfg.batch_size).collect();
-        let mut total = Tally::default();
         for wave in batches.chunks(cfg.max_concurrency) {
             let sends = wave
                 .iter()
                 .map(|b| self.batch(group, kind, phase, b, guard.as_deref()));
-            for result in join_all(sends).await {
-                let t = result?;
-                total.applied += t.applied;
-                total.benign += t.benign;
-                total.batches += t.batches;
+            let mut failed = None;
+            for (tally, error) in join_all(sends).await {
+                match phase {
+                    Phase::Add => report.added += tally.applied,
+                    Phase::Delete => report.removed += tally.applied,
+                }
+                report.benign += tally.benign;
+                report.batches += tally.batches;
+                failed = failed.or(error);
+            }
+            if let Some(e) = failed {
+                return Err(e);
             }
         }
-        Ok(total)
+        Ok(())
     }
 
     /// Sends one batch; a benign refusal of a multi-value batch is retried value by value.
+    /// Returns what was applied, and the error that stopped it, if any.
     async fn batch(
         &self,
         group: &str,
@@ -273,15 +273,15 @@ impl Directory {
         phase: Phase,
         values: &[String],
         guard: Option<&str>,
-    ) -> Result<Tally, BatchError> {
+    ) -> (Tally, Option<BatchError>) {
         let mut tally = Tally {
             batches: 1,
             ..Tally::default()
         };
-        let result = self
-            .modify(group, kind, phase, values, guard)
-            .await
-            .map_err(BatchError::Fail)?;
+        let result = match self.modify(group, kind, phase, values, guard).await {
+            Ok(result) => result,
+            Err(e) => return (tally, Some(BatchError::Fail(e))),
+        };
         match classify(phase, &result) {
             Outcome::Done => tally.applied = values.len(),
             Outcome::Benign(code) if values.len() == 1 => {
@@ -296,30 +296,33 @@ impl Directory {
                     group, action = phase.label(), values = values.len(), rc = result.rc,
                     "batch refused for one benign value; retrying value by value");
                 for v in values {
-                    let t =
-                        Box::pin(self.batch(group, kind, phase, std::slice::from_ref(v), guard))
-                            .await?;
+                    let single = std::slice::from_ref(v);
+                    let (t, error) = Box::pin(self.batch(group, kind, phase, single, guard)).await;
                     tally.applied += t.applied;
                     tally.benign += t.benign;
                     tally.batches += t.batches;
+                    if error.is_some() {
+                        return (tally, error);
+                    }
                 }
             }
             Outcome::Error if phase == Phase::Delete && (result.rc == 65 || result.rc == 122) => {
-                return Err(BatchError::Replan);
+                return (tally, Some(BatchError::Replan));
             }
             Outcome::Error => {
-                return Err(BatchError::Fail(LdapOpError::Result {
-                    op: if phase == Phase::Add {
-                        "group.add_members"
-                    } else {
-                        "group.remove_members"
-                    },
+                let op = match phase {
+                    Phase::Add => "group.add_members",
+                    Phase::Delete => "group.remove_members",
+                };
+                let error = LdapOpError::Result {
+                    op,
                     rc: result.rc,
                     text: result.text,
-                }));
+                };
+                return (tally, Some(BatchError::Fail(error)));
             }
         }
-        Ok(tally)
+        (tally, None)
     }
 
     /// One modify request; the raw result comes back so the caller can classify it.
