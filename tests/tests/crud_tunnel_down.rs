@@ -13,7 +13,7 @@ use nowconnect_e2e::stack::{self, AgentOpts, HubOpts, start_hub, wait_health};
 use nowconnect_e2e::targets;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Far above the configured operation timeout (1 s) plus one re-connection: a call that takes
@@ -94,7 +94,7 @@ async fn a_stalled_or_killed_agent_fails_calls_cleanly_and_the_pool_recovers() {
         TestCrud::start(&[System::new("corp", hub.listener("ldap")).timeout_ms(1000)]).await,
     );
     let get = request("corp", "group", "get", json!({"cn": "engineering"}));
-    assert_eq!(call(&crud, &get).await.0, 200);
+    until_served(&crud, &get).await;
 
     // Stalled: the pooled connection is open but nothing answers.
     signal(&agent, "-STOP");
@@ -109,22 +109,34 @@ async fn a_stalled_or_killed_agent_fails_calls_cleanly_and_the_pool_recovers() {
 
     // Killed while calls are in flight.
     let stop = Arc::new(AtomicBool::new(false));
+    let served = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
     for w in 0..4usize {
-        let (crud, stop) = (crud.clone(), stop.clone());
+        let (crud, stop, served) = (crud.clone(), stop.clone(), served.clone());
         workers.push(tokio::spawn(async move {
             let mut statuses = Vec::new();
             let mut add = true;
             while !stop.load(Ordering::SeqCst) {
                 let action = if add { "add_members" } else { "remove_members" };
                 let (s, answer) = call(&crud, &membership(action, &[9 + w, 13 + w])).await;
+                if s == 200 {
+                    served.fetch_add(1, Ordering::SeqCst);
+                }
                 statuses.push((s, answer["error"]["code"].clone()));
                 add = !add;
             }
             statuses
         }));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Kill once calls are flowing.
+    let deadline = tokio::time::Instant::now() + RECOVERY;
+    while served.load(Ordering::SeqCst) < 8 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no calls served before the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     agent.kill();
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::SeqCst);
