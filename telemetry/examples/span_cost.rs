@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use nowconnect_telemetry::trace_context::is_sampled;
 use nowconnect_telemetry::{
-    LogFormat, LogSettings, OtelSettings, OtlpHeaders, OtlpProtocol, OtlpSettings, Settings, start,
+    LogFormat, LogSettings, OtelSettings, OtlpHeaders, OtlpProtocol, OtlpSettings, Settings,
+    TraceSampler, start,
 };
 
 const SPANS: u32 = 100_000;
@@ -47,13 +48,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     headers: OtlpHeaders::default(),
                     timeout: Duration::from_millis(200),
                 }),
+                sampler: TraceSampler::ParentBasedAlwaysOn,
                 ..OtelSettings::default()
             },
         };
         let guard = start(&settings)?;
         let (frame, enter) = tracing::subscriber::with_default(guard.subscriber()?, || {
             let stream = tracing::info_span!(target: "nowconnect_mux", "stream");
-            assert!(is_sampled(&stream), "the default sampler samples roots");
+            assert!(is_sampled(&stream), "parentbased_always_on samples roots");
             let frame = best_of(|seq| {
                 let seq = i64::from(seq);
                 let _frame = tracing::info_span!(target: "nowconnect_mux",

@@ -216,7 +216,11 @@ fn parse_sampler(env: Lookup<'_>) -> Result<TraceSampler, EnvError> {
         .map(|r| r.unwrap_or(1.0))
     };
     let Some(raw) = var(env, OTEL_TRACES_SAMPLER) else {
-        return Ok(TraceSampler::default());
+        // Unset: our default, parent-based ratio, at OTEL_TRACES_SAMPLER_ARG when given.
+        return Ok(match var(env, OTEL_TRACES_SAMPLER_ARG) {
+            Some(_) => TraceSampler::ParentBasedTraceIdRatio(ratio()?),
+            None => TraceSampler::default(),
+        });
     };
     Ok(match raw.trim() {
         "always_on" => TraceSampler::AlwaysOn,

@@ -12,7 +12,7 @@
 //! - Traces: spans from `tracing` reach OpenTelemetry through `tracing-opentelemetry`, only for
 //!   targets starting with `nowconnect` (never tonic, h2, hyper, tower, reqwest or the SDK's
 //!   own), exported over OTLP in batches; sampler from `OTEL_TRACES_SAMPLER` (default
-//!   `parentbased_always_on`).
+//!   `parentbased_traceidratio` at [`DEFAULT_TRACE_RATIO`], or at `OTEL_TRACES_SAMPLER_ARG`).
 //! - `OTEL_SDK_DISABLED=true`: neither of the above — no OTLP, no OpenTelemetry layer, the no-op
 //!   meter provider (instruments record nothing; `/metrics` is an empty exposition).
 //!   Logs are unchanged. Meant for measuring telemetry's own cost and for minimal deployments.
@@ -70,8 +70,8 @@ pub use env::{
 pub use guard::{TelemetryError, TelemetryGuard, init, init_for_tests, init_with, start};
 pub use metrics::{CONTENT_TYPE, DURATION_BUCKETS, LATENCY_BUCKETS, Telemetry};
 pub use settings::{
-    DEFAULT_METRIC_EXPORT_INTERVAL, DEFAULT_OTLP_TIMEOUT, LogFormat, LogSettings, OtelSettings,
-    OtlpHeaders, OtlpProtocol, OtlpSettings, Settings, TraceSampler,
+    DEFAULT_METRIC_EXPORT_INTERVAL, DEFAULT_OTLP_TIMEOUT, DEFAULT_TRACE_RATIO, LogFormat,
+    LogSettings, OtelSettings, OtlpHeaders, OtlpProtocol, OtlpSettings, Settings, TraceSampler,
 };
 pub use traces::{SPAN_TARGET_PREFIX, otel_filter};
 

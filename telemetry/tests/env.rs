@@ -27,7 +27,8 @@ fn nothing_set_means_no_otlp_and_standard_defaults() {
     assert!(s.otlp.is_none());
     assert_eq!(s.service_name, None);
     assert!(s.resource_attributes.is_empty());
-    assert_eq!(s.sampler, TraceSampler::ParentBasedAlwaysOn);
+    assert_eq!(s.sampler, TraceSampler::ParentBasedTraceIdRatio(0.1));
+    assert_eq!(s.sampler, TraceSampler::default());
     assert_eq!(s.metric_export_interval, Duration::from_secs(60));
     // Empty values count as unset.
     let s = parse(&[
@@ -36,7 +37,10 @@ fn nothing_set_means_no_otlp_and_standard_defaults() {
     ])
     .expect("empty");
     assert!(s.otlp.is_none());
-    assert_eq!(s.sampler, TraceSampler::ParentBasedAlwaysOn);
+    assert_eq!(s.sampler, TraceSampler::ParentBasedTraceIdRatio(0.1));
+    // Only the argument set: the default sampler at that ratio.
+    let s = parse(&[("OTEL_TRACES_SAMPLER_ARG", "0.25")]).expect("ratio only");
+    assert_eq!(s.sampler, TraceSampler::ParentBasedTraceIdRatio(0.25));
 }
 
 #[test]

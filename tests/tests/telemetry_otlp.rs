@@ -13,7 +13,7 @@ use nowconnect_e2e::otlp::{Receiver, resource_attr as attr, start_grpc, start_ht
 use nowconnect_telemetry::trace_context::{is_sampled, set_remote_parent, traceparent};
 use nowconnect_telemetry::{
     KeyValue, LogFormat, LogSettings, OtelSettings, OtlpHeaders, OtlpProtocol, OtlpSettings,
-    Settings, start,
+    Settings, TraceSampler, start,
 };
 
 fn settings(addr: SocketAddr, protocol: OtlpProtocol, attrs: Vec<(String, String)>) -> Settings {
@@ -31,6 +31,7 @@ fn settings(addr: SocketAddr, protocol: OtlpProtocol, attrs: Vec<(String, String
                 headers: OtlpHeaders(vec![("x-test".into(), "yes".into())]),
                 timeout: Duration::from_secs(5),
             }),
+            sampler: TraceSampler::ParentBasedAlwaysOn,
             ..OtelSettings::default()
         },
     }
