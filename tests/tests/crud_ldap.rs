@@ -208,3 +208,41 @@ async fn every_action_answers_the_same_straight_and_through_the_tunnel() {
     assert_eq!(status_of(&direct, 21).0, 200);
     crud.stop().await;
 }
+
+/// `search_max_entries` caps a paged search across pages: exactly the cap passes, one more
+/// entry is 422 `too_many_entries` (nothing buffered beyond the cap).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_past_search_max_entries_is_refused() {
+    let dir = slapd().await;
+    let crud = TestCrud::start(&[
+        System::new("cap10", dir.addr()).with("page_size: 3\nsearch_max_entries: 10"),
+        System::new("cap9", dir.addr()).with("page_size: 3\nsearch_max_entries: 9"),
+    ])
+    .await;
+    let search = |system: &str, filter: &str| {
+        request(
+            system,
+            "user",
+            "search",
+            json!({"filter": filter, "attributes": ["uid"]}),
+        )
+    };
+    // (uid=user1*) matches user10 … user19: ten entries.
+    let (s, body) = crud.execute(&search("cap10", "(uid=user1*)")).await;
+    assert_eq!((s, &body["result"]["count"]), (200, &json!(10)), "{body}");
+    let (s, body) = crud.execute(&search("cap9", "(uid=user1*)")).await;
+    assert_eq!(
+        (s, &body["error"]["code"]),
+        (422, &json!("too_many_entries")),
+        "{body}"
+    );
+    let (s, body) = crud.execute(&search("cap10", "(objectClass=person)")).await;
+    assert_eq!(
+        (s, &body["error"]["code"]),
+        (422, &json!("too_many_entries")),
+        "{body}"
+    );
+    // The connection stays usable after a refused search.
+    let (s, body) = crud.execute(&search("cap10", "(uid=user0*)")).await;
+    assert_eq!((s, &body["result"]["count"]), (200, &json!(9)), "{body}");
+}

@@ -135,6 +135,10 @@ fn documented_defaults_match_the_code() {
         ("pool_size", defaults::POOL_SIZE.to_string()),
         ("page_size", defaults::PAGE_SIZE.to_string()),
         (
+            "search_max_entries",
+            defaults::SEARCH_MAX_ENTRIES.to_string(),
+        ),
+        (
             "membership_batch_size",
             defaults::MEMBERSHIP_BATCH_SIZE.to_string(),
         ),

@@ -15,6 +15,10 @@ pub const POOL_SIZE: usize = 4;
 pub const MAX_POOL_SIZE: usize = 256;
 /// `page_size`: entries per page of a paged search.
 pub const PAGE_SIZE: u32 = 500;
+/// `search_max_entries`: a search matching more is refused (422 `too_many_entries`).
+pub const SEARCH_MAX_ENTRIES: usize = 10_000;
+/// Upper bound of `search_max_entries`.
+pub const MAX_SEARCH_MAX_ENTRIES: usize = 1_000_000;
 /// `membership_batch_size`: values per modify request.
 pub const MEMBERSHIP_BATCH_SIZE: usize = 500;
 /// Upper bound of `membership_batch_size`.

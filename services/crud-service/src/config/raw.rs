@@ -13,6 +13,7 @@ pub(super) struct RawSystem {
     pub(super) groups_dn: Option<String>,
     pub(super) pool_size: Option<usize>,
     pub(super) page_size: Option<u32>,
+    pub(super) search_max_entries: Option<usize>,
     pub(super) membership_batch_size: Option<usize>,
     pub(super) membership_max_concurrency: Option<usize>,
     pub(super) enable_permissive_modify: Option<bool>,

@@ -27,6 +27,8 @@ pub struct SystemConfig {
     pub bind_password: Secret,
     pub pool_size: usize,
     pub page_size: u32,
+    /// Entries a search may return at most.
+    pub search_max_entries: usize,
     pub connect_timeout: Duration,
     pub operation_timeout: Duration,
     /// Idle time after which a pooled connection is probed before reuse.
@@ -152,6 +154,12 @@ pub(super) fn build(
             .in_range(1, defaults::MAX_POOL_SIZE)?,
         page_size: Sourced::key("page_size", raw.page_size.unwrap_or(defaults::PAGE_SIZE))
             .in_range(1, i32::MAX.unsigned_abs())?,
+        search_max_entries: Sourced::key(
+            "search_max_entries",
+            raw.search_max_entries
+                .unwrap_or(defaults::SEARCH_MAX_ENTRIES),
+        )
+        .in_range(1, defaults::MAX_SEARCH_MAX_ENTRIES)?,
         connect_timeout: millis(
             "connection.connect_timeout_ms",
             connect_timeout_ms,

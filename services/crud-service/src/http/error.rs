@@ -65,6 +65,9 @@ impl From<&LdapOpError> for ApiError {
             }
             LdapOpError::NotAGroup { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "not_a_group"),
             LdapOpError::BadFilter => (StatusCode::BAD_REQUEST, "invalid_filter"),
+            LdapOpError::TooManyEntries { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "too_many_entries")
+            }
             LdapOpError::Contended { .. } => (StatusCode::CONFLICT, "contended"),
         };
         ApiError {

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
-use ldap3::{Scope, SearchEntry, dn_escape};
+use ldap3::{Scope, SearchEntry, SearchOptions, dn_escape};
 use serde::Serialize;
 
 use super::{Directory, LdapOpError, Retry};
@@ -136,6 +136,10 @@ impl Directory {
     pub async fn search(&self, filter: &str, attrs: &[String]) -> Result<Vec<Entry>, LdapOpError> {
         let base = self.config().base_dn.clone();
         let page = i32::try_from(self.config().page_size).unwrap_or(i32::MAX);
+        let max = self.config().search_max_entries;
+        // One more than allowed, so "more than the cap" is visible; the directory stops there
+        // (4 sizeLimitExceeded). A server limit below the cap surfaces as result 4 itself.
+        let size_limit = i32::try_from(max.saturating_add(1)).unwrap_or(i32::MAX);
         let attrs: Vec<String> = attrs.to_vec();
         let entries = self
             .run("search", Retry::Idempotent, |mut ldap| {
@@ -146,17 +150,23 @@ impl Directory {
                         Box::new(PagedResults::new(page)),
                     ];
                     let mut stream = ldap
+                        .with_search_options(SearchOptions::new().sizelimit(size_limit))
                         .streaming_search_with(adapters, &base, Scope::Subtree, filter, attrs)
                         .await?;
                     let mut out = Vec::new();
                     while let Some(entry) = stream.next().await? {
                         out.push(SearchEntry::construct(entry));
                     }
-                    stream.finish().await.success()?;
-                    Ok(out)
+                    let done = stream.finish().await;
+                    if out.len() > max {
+                        return Ok(None);
+                    }
+                    done.success()?;
+                    Ok(Some(out))
                 }
             })
-            .await?;
+            .await?
+            .ok_or(LdapOpError::TooManyEntries { limit: max })?;
         Ok(entries.into_iter().map(Entry::from).collect())
     }
 

@@ -38,6 +38,9 @@ pub enum LdapOpError {
     /// The entry is not a group this service manages.
     #[error("{dn}: not a group (objectClass groupOfNames, groupOfUniqueNames or posixGroup)")]
     NotAGroup { dn: String },
+    /// A search matched more entries than `search_max_entries`.
+    #[error("search: more than {limit} entries match (search_max_entries); narrow the filter")]
+    TooManyEntries { limit: usize },
     /// A search filter that does not parse.
     #[error("invalid search filter")]
     BadFilter,
