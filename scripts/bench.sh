@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks: commands that print figures (recorded with their method in docs/benchmarks.md).
-#   scripts/bench.sh telemetry             # telemetry off / metrics / full, 3 interleaved rounds
-#   scripts/bench.sh telemetry --help      # options (--rounds, --seconds, --modes, --json FILE …)
+#   scripts/bench.sh telemetry             # telemetry off / metrics / full / traced-all, 7 interleaved rounds
+#   scripts/bench.sh telemetry --help      # options (--rounds, --seconds, --rtt-connections,
+#                                          #   --connections-per-stream, --modes, --json FILE …)
 # Builds the release binaries first; work files (configs, logs) go to .bench/.
 set -euo pipefail
 

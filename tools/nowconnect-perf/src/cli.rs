@@ -17,6 +17,10 @@ pub const DEFAULT_ROUND_TRIPS: usize = 3000;
 pub const DEFAULT_WARMUP: usize = 300;
 pub const DEFAULT_MESSAGE_SIZE: usize = 64;
 pub const DEFAULT_CONNECTIONS: usize = 300;
+/// Round trips go over this many kept connections, bulk streams over this many connections
+/// each: enough distinct tunnel streams that a sampler tracing one in ten is represented.
+pub const DEFAULT_RTT_CONNECTIONS: usize = 50;
+pub const DEFAULT_CONNECTIONS_PER_STREAM: usize = 10;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,10 +49,16 @@ pub struct TcpArgs {
     /// HOST:PORT of the same echo service, reached directly.
     #[arg(long, env = "NC_PERF_DIRECT", value_name = "HOST:PORT")]
     pub direct: String,
-    /// Parallel connections of the multi-stream throughput phase.
+    /// Parallel streams of the multi-stream throughput phase.
     #[arg(long, env = "NC_PERF_STREAMS", default_value_t = DEFAULT_STREAMS,
           value_parser = clap::value_parser!(u16).range(1..=1024).map(usize::from))]
     pub streams: usize,
+    /// Connections each throughput stream is made of, one after the other (each writes its
+    /// share of the seconds).
+    #[arg(long, env = "NC_PERF_CONNECTIONS_PER_STREAM",
+          default_value_t = DEFAULT_CONNECTIONS_PER_STREAM,
+          value_parser = clap::value_parser!(u16).range(1..=1000).map(usize::from))]
+    pub connections_per_stream: usize,
     /// Seconds each throughput phase writes, per path.
     #[arg(long, env = "NC_PERF_SECONDS", default_value_t = DEFAULT_SECONDS,
           value_parser = parse_seconds)]
@@ -61,6 +71,10 @@ pub struct TcpArgs {
     #[arg(long, env = "NC_PERF_WARMUP", default_value_t = DEFAULT_WARMUP,
           value_parser = clap::value_parser!(u32).range(0..=10_000_000).map(|v| v as usize))]
     pub warmup: usize,
+    /// Kept connections the round trips are spread over, in turn.
+    #[arg(long, env = "NC_PERF_RTT_CONNECTIONS", default_value_t = DEFAULT_RTT_CONNECTIONS,
+          value_parser = clap::value_parser!(u16).range(1..=1000).map(usize::from))]
+    pub rtt_connections: usize,
     /// Bytes per round-trip message.
     #[arg(long, env = "NC_PERF_MESSAGE_SIZE", default_value_t = DEFAULT_MESSAGE_SIZE,
           value_parser = clap::value_parser!(u32).range(1..=65_536).map(|v| v as usize))]
@@ -101,11 +115,13 @@ impl TcpArgs {
             tunnel: tcp::resolve(&self.tunnel).await?,
             direct: tcp::resolve(&self.direct).await?,
             streams: self.streams,
+            connections_per_stream: self.connections_per_stream,
             // `parse_seconds` bounds it; a library caller gets the default instead of a panic.
             duration: Duration::try_from_secs_f64(self.seconds)
                 .unwrap_or(Duration::from_secs_f64(DEFAULT_SECONDS)),
             round_trips: self.round_trips,
             warmup: self.warmup,
+            rtt_connections: self.rtt_connections,
             message_size: self.message_size,
             connections: self.connections,
         })
@@ -140,6 +156,8 @@ mod tests {
         assert_eq!(a.warmup, DEFAULT_WARMUP);
         assert_eq!(a.message_size, DEFAULT_MESSAGE_SIZE);
         assert_eq!(a.connections, DEFAULT_CONNECTIONS);
+        assert_eq!(a.rtt_connections, DEFAULT_RTT_CONNECTIONS);
+        assert_eq!(a.connections_per_stream, DEFAULT_CONNECTIONS_PER_STREAM);
         assert_eq!(a.json, None);
     }
 
@@ -154,9 +172,12 @@ mod tests {
             "--warmup=0",
             "--message-size=1",
             "--connections=5",
+            "--rtt-connections=7",
+            "--connections-per-stream=3",
             "--json=out.json",
         ])
         .unwrap();
+        assert_eq!((a.rtt_connections, a.connections_per_stream), (7, 3));
         assert_eq!(
             (a.streams, a.seconds, a.round_trips, a.warmup),
             (16, 0.25, 10, 0)
@@ -177,6 +198,8 @@ mod tests {
             "--message-size=0",
             "--message-size=70000",
             "--connections=0",
+            "--rtt-connections=0",
+            "--connections-per-stream=0",
         ] {
             let args: Vec<&str> = base.iter().copied().chain([bad]).collect();
             assert!(tcp(&args).is_err(), "{bad} accepted");
@@ -196,6 +219,8 @@ mod tests {
         assert_eq!(o.tunnel.port(), 9);
         assert_eq!(o.direct.port(), 10);
         assert_eq!(o.duration, Duration::from_millis(500));
+        assert_eq!(o.rtt_connections, DEFAULT_RTT_CONNECTIONS);
+        assert_eq!(o.connections_per_stream, DEFAULT_CONNECTIONS_PER_STREAM);
         let bad = tcp(&["--tunnel=no-such-host.invalid:9", "--direct=127.0.0.1:10"]).unwrap();
         assert!(bad.opts().await.is_err());
     }

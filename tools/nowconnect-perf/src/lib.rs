@@ -8,8 +8,10 @@
 //! (`nowconnect-perf tcp …`, `nowconnect-perf echo …`; options also from `NC_PERF_*`).
 //!
 //! The raw TCP mode measures, per path: bulk throughput on one stream and on N parallel streams
-//! (bytes echoed back per second), 64-byte request/response round trips on one connection
-//! (p50/p99), and connection set-up (connect → first echoed byte, connections per second).
+//! (bytes echoed back per second; each stream a sequence of K connections), 64-byte
+//! request/response round trips spread over M kept connections (p50/p99), and connection
+//! set-up (connect → first echoed byte, connections per second). Spreading over many
+//! connections keeps the figures honest against a hub that traces a share of its connections.
 //!
 //! Deliberately absent (for now): the LDAP mode of SPEC §9, rate limiting, TLS, and any
 //! assertion on the figures — a benchmark prints figures, it never passes or fails on them.

@@ -55,9 +55,11 @@ pub struct ReportOptions {
     pub tunnel: SocketAddr,
     pub direct: SocketAddr,
     pub streams: usize,
+    pub connections_per_stream: usize,
     pub seconds: f64,
     pub round_trips: usize,
     pub warmup: usize,
+    pub rtt_connections: usize,
     pub message_size: usize,
     pub connections: usize,
 }
@@ -81,9 +83,11 @@ impl TcpReport {
                 tunnel: opts.tunnel,
                 direct: opts.direct,
                 streams: opts.streams,
+                connections_per_stream: opts.connections_per_stream,
                 seconds: opts.duration.as_secs_f64(),
                 round_trips: opts.round_trips,
                 warmup: opts.warmup,
+                rtt_connections: opts.rtt_connections,
                 message_size: opts.message_size,
                 connections: opts.connections,
             },
@@ -130,12 +134,14 @@ impl TcpReport {
             ),
         ];
         format!(
-            "nowconnect-perf tcp: tunnel {} vs direct {} ({} s per bulk phase, {} round trips, \
-             {} connections)\n{}",
+            "nowconnect-perf tcp: tunnel {} vs direct {} ({} s per bulk phase, {} connections \
+             per stream; {} round trips over {} connections; {} set-ups)\n{}",
             o.tunnel,
             o.direct,
             o.seconds,
+            o.connections_per_stream,
             o.round_trips,
+            o.rtt_connections,
             o.connections,
             table::render(&["figure", "tunnel", "direct", "tunnel/direct"], &rows)
         )

@@ -1,14 +1,17 @@
 //! `nowconnect-bench`: benchmark commands that print figures (never timed tests).
 //!
-//! `nowconnect-bench telemetry` measures what telemetry costs (issue 3) in three modes: `off`
-//! (`OTEL_SDK_DISABLED=true`), `metrics` (the default: Prometheus bridge, no OTLP) and `full`
-//! (metrics and traces over OTLP HTTP/protobuf to an in-process sink, default sampler, so every
-//! stream is sampled and gets `frame` spans). It starts one pair of real hub and agent binaries
-//! per mode (V2 tunnel, real JWKS and token), all in front of one in-process echo target, then
-//! runs `nowconnect-perf`'s TCP phases round after round, each phase on the direct path and on
-//! every mode's tunnel back to back in a rotating order (see `rounds.rs`); the pairs not being
-//! measured are idle. The report gives medians, ratios to `off` and to direct, the direct
-//! figures' spread (the machine's noise), what reached the sink, and the verdict.
+//! `nowconnect-bench telemetry` measures what telemetry costs (issue 3) in four modes: `off`
+//! (`OTEL_SDK_DISABLED=true`), `metrics` (the default: Prometheus bridge, no OTLP), `full`
+//! (metrics and traces over OTLP HTTP/protobuf to an in-process sink at the default sampling:
+//! one connection in ten traced, with `frame` spans) and `traced-all` (the same with every
+//! connection traced, to show what one traced stream costs). It starts one pair of real hub and
+//! agent binaries per mode (V2 tunnel, real JWKS and token), all in front of one in-process echo
+//! target, then runs `nowconnect-perf`'s TCP phases round after round, each phase on the direct
+//! path and on every mode's tunnel back to back in a rotating order (see `rounds.rs`); the pairs
+//! not being measured are idle. Round trips and bulk streams are spread over many connections
+//! so that the sampled share is represented. The report gives medians, ratios to `off` and to
+//! direct, the direct figures' spread (the machine's noise), the connections traced and what
+//! reached each sink, and the verdict.
 //!
 //! Run it through `scripts/bench.sh telemetry` (builds the release binaries first). Work files
 //! (config, logs per mode and round) go to `<repo>/.bench/` unless `--work-dir DIR`.
@@ -32,11 +35,10 @@ use std::time::Duration;
 use anyhow::{Context as _, ensure};
 use clap::{Args, Parser, Subcommand};
 use nowconnect_e2e::creds::Creds;
-use nowconnect_perf::cli::{DEFAULT_ROUND_TRIPS, DEFAULT_WARMUP};
+use nowconnect_perf::cli::DEFAULT_WARMUP;
 use nowconnect_perf::tcp::TcpOpts;
 
 use mode::Mode;
-use sink::Received;
 use sink::Sink;
 use stack::Stack;
 use summary::ModeTotals;
@@ -50,7 +52,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Bench {
-    /// Tunnel throughput and latency with telemetry off, metrics only, and metrics + traces.
+    /// Tunnel throughput and latency with telemetry off, metrics only, metrics + traces at the
+    /// default sampling, and metrics + traces of every connection.
     Telemetry(TelemetryArgs),
 }
 
@@ -62,16 +65,22 @@ struct TelemetryArgs {
     /// Seconds each throughput phase writes, per target.
     #[arg(long, default_value_t = 1.5)]
     seconds: f64,
-    /// Parallel connections of the multi-stream throughput phase.
+    /// Parallel streams of the multi-stream throughput phase.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     streams: u16,
+    /// Connections each throughput stream is made of, one after the other.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    connections_per_stream: u16,
     /// Recorded 64-byte round trips per target and round.
-    #[arg(long, default_value_t = DEFAULT_ROUND_TRIPS)]
+    #[arg(long, default_value_t = 4000)]
     round_trips: usize,
+    /// Kept connections per target and round the round trips are spread over.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    rtt_connections: u16,
     /// Sequential connection set-ups per target and round.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 200)]
     connections: usize,
-    /// Modes to compare (comma list of off, metrics, full).
+    /// Modes to compare (comma list of off, metrics, full, traced-all).
     #[arg(long, value_delimiter = ',', default_values_t = mode::ALL)]
     modes: Vec<Mode>,
     /// Where configs and logs go (default `<repo>/.bench`).
@@ -122,16 +131,22 @@ async fn telemetry(args: TelemetryArgs) -> anyhow::Result<()> {
         .context("binding the echo target")?;
     let target = echo.local_addr()?;
     tokio::spawn(nowconnect_perf::echo::serve(echo));
-    let sink = Sink::start().await?;
     progress(&format!(
-        "echo target {target}, OTLP sink {}, work dir {}",
-        sink.addr,
+        "echo target {target}, work dir {}",
         work.display()
     ));
 
     let mut stacks = Vec::new();
     for &mode in &modes {
-        let stack = Stack::start(&creds, &work, mode.as_str(), &mode.env(sink.addr), target)
+        // Each exporting mode gets a sink of its own, so its spans and traces are its own.
+        let sink = if mode.exports() {
+            Some(Sink::start().await?)
+        } else {
+            None
+        };
+        // A mode without a sink gets an address it never uses (its env has no OTLP variable).
+        let sink_addr = sink.as_ref().map_or(target, |s| s.addr);
+        let stack = Stack::start(&creds, &work, mode.as_str(), &mode.env(sink_addr), target)
             .await
             .with_context(|| format!("starting hub and agent ({mode})"))?;
         ensure!(
@@ -139,28 +154,38 @@ async fn telemetry(args: TelemetryArgs) -> anyhow::Result<()> {
             "{mode}: the tunnel negotiated {}, expected v2",
             stack.protocol
         );
-        progress(&format!("{mode}: hub listener {} (V2)", stack.listener));
-        stacks.push((mode, stack));
+        let sink_note = sink
+            .as_ref()
+            .map(|s| format!(", OTLP sink {}", s.addr))
+            .unwrap_or_default();
+        progress(&format!(
+            "{mode}: hub listener {} (V2){sink_note}",
+            stack.listener
+        ));
+        stacks.push((mode, stack, sink));
     }
 
     let opts = TcpOpts {
         tunnel: target,
         direct: target,
         streams: usize::from(args.streams),
+        connections_per_stream: usize::from(args.connections_per_stream),
         duration: Duration::try_from_secs_f64(args.seconds)?,
         round_trips: args.round_trips,
         warmup: DEFAULT_WARMUP,
+        rtt_connections: usize::from(args.rtt_connections),
         message_size: 64,
         connections: args.connections,
     };
-    let tunnels: Vec<(Mode, SocketAddr)> = stacks.iter().map(|(m, s)| (*m, s.listener)).collect();
+    let tunnels: Vec<(Mode, SocketAddr)> =
+        stacks.iter().map(|(m, s, _)| (*m, s.listener)).collect();
     let rounds = usize::from(args.rounds);
     progress(&format!("load average before: {}", load_average()));
-    let runs = rounds::measure(&opts, &tunnels, rounds, progress).await?;
+    let (runs, incidents) = rounds::measure(&opts, &tunnels, rounds, progress).await?;
     progress(&format!("load average after: {}", load_average()));
 
     let mut totals = Vec::new();
-    for (mode, stack) in stacks {
+    for (mode, stack, sink) in stacks {
         let (protocol, hub_log, agent_log) = (
             stack.protocol.clone(),
             stack.hub_log.clone(),
@@ -171,24 +196,26 @@ async fn telemetry(args: TelemetryArgs) -> anyhow::Result<()> {
             .stop()
             .await
             .with_context(|| format!("stopping hub and agent ({mode})"))?;
+        // Read after the stop: the processes flush their spans on SIGTERM.
+        let relayed = probe::relayed(&hub_log);
         totals.push(ModeTotals {
             mode,
             protocol,
-            // Only the `full` processes export to the sink.
-            sink: if mode == Mode::Full {
-                sink.received()
-            } else {
-                Received::default()
-            },
+            sink: sink.as_ref().map(Sink::received).unwrap_or_default(),
             dropped_spans: probe::dropped_spans(&hub_log) + probe::dropped_spans(&agent_log),
             cpu_seconds,
-            relayed_bytes: probe::relayed_bytes(&hub_log),
+            relayed_bytes: relayed.bytes,
+            streams: relayed.streams,
         });
     }
     let streams = usize::from(args.streams);
-    print!("{}", report::render(&runs, &totals, streams, rounds));
+    print!(
+        "{}",
+        report::render(&runs, &totals, &incidents, streams, rounds)
+    );
     if let Some(path) = &args.json {
-        let json = serde_json::to_string_pretty(&report::to_json(&runs, &totals, rounds))?;
+        let report = report::to_json(&runs, &totals, &incidents, rounds);
+        let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())

@@ -89,16 +89,54 @@ pub(crate) fn dropped_spans(path: &Path) -> u64 {
         .sum()
 }
 
-/// Payload bytes the hub relayed both ways, from its `stream_close` lines.
-pub(crate) fn relayed_bytes(path: &Path) -> u64 {
+/// What the hub relayed, from its `stream_close` lines: client connections (streams) and
+/// payload bytes, both directions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Relayed {
+    pub(crate) streams: u64,
+    pub(crate) bytes: u64,
+}
+
+pub(crate) fn relayed(path: &Path) -> Relayed {
     json_lines(path)
         .iter()
         .filter(|v| v.get("event").and_then(Value::as_str) == Some("stream_close"))
-        .map(|v| {
-            ["bytes_c2a", "bytes_a2c"]
-                .iter()
-                .filter_map(|k| v.get(*k).and_then(Value::as_u64))
-                .sum::<u64>()
+        .fold(Relayed::default(), |acc, v| Relayed {
+            streams: acc.streams + 1,
+            bytes: acc.bytes
+                + ["bytes_c2a", "bytes_a2c"]
+                    .iter()
+                    .filter_map(|k| v.get(*k).and_then(Value::as_u64))
+                    .sum::<u64>(),
         })
-        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn stream_closes_count_streams_and_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("hub.log");
+        let lines = [
+            r#"{"event":"stream_open","cid":"a"}"#,
+            r#"{"event":"stream_close","cid":"a","bytes_c2a":10,"bytes_a2c":5}"#,
+            "not json",
+            r#"{"event":"stream_close","cid":"b","bytes_c2a":1}"#,
+            r#"{"event":"shutdown","dropped_span_count":3}"#,
+        ];
+        std::fs::write(&log, lines.join("\n")).unwrap();
+        assert_eq!(
+            relayed(&log),
+            Relayed {
+                streams: 2,
+                bytes: 16
+            }
+        );
+        assert_eq!(dropped_spans(&log), 3);
+        assert_eq!(relayed(&dir.path().join("missing.log")), Relayed::default());
+    }
 }

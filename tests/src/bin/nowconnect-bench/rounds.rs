@@ -2,7 +2,11 @@
 //! each mode's tunnel — back to back, the order rotating with the round and the phase, so a
 //! drift in the machine's speed (other work, frequency, noisy neighbours) hits all targets
 //! alike instead of whichever mode happened to run during it. Round trips are interleaved even
-//! finer: one connection per target, [`RTT_CHUNK`] round trips on each in turn.
+//! finer: each target gets `rtt_connections` kept connections, opened afresh every round, and
+//! the targets take turns of [`RTT_CHUNK`](nowconnect_perf::tcp::RTT_CHUNK) round trips, each turn on a target's next connection.
+//! Spreading round trips (and bulk streams, `connections_per_stream`) over many connections is
+//! what lets `full`'s sampler trace its share of them: on one connection a round would be all
+//! traced or all untraced.
 
 use std::net::SocketAddr;
 
@@ -10,13 +14,10 @@ use anyhow::Context as _;
 use nowconnect_perf::PerfError;
 use nowconnect_perf::report::TcpReport;
 use nowconnect_perf::stats::Summary;
-use nowconnect_perf::tcp::{Collected, PHASES, Phase, RoundTripper, TcpOpts};
+use nowconnect_perf::tcp::{Collected, PHASES, Phase, RoundTripPool, TcpOpts};
 
 use crate::mode::Mode;
 use crate::summary::Run;
-
-/// Round trips on one target before the next target's turn.
-const RTT_CHUNK: usize = 50;
 
 /// Runs `rounds` rounds. `opts.direct` is the echo target; `opts.tunnel` is replaced by each
 /// mode's listener.
@@ -25,8 +26,9 @@ pub(crate) async fn measure(
     tunnels: &[(Mode, SocketAddr)],
     rounds: usize,
     progress: impl Fn(&str),
-) -> anyhow::Result<Vec<Run>> {
+) -> anyhow::Result<(Vec<Run>, Vec<String>)> {
     let mut runs = Vec::new();
+    let mut incidents = Vec::new();
     for round in 0..rounds {
         let mut direct = Collected::default();
         let mut tunnel = vec![Collected::default(); tunnels.len()];
@@ -52,7 +54,12 @@ pub(crate) async fn measure(
                     None => (&mut direct, opts.direct, "direct"),
                     Some(k) => (&mut tunnel[k], tunnels[k].1, tunnels[k].0.as_str()),
                 };
-                measure_one(collected, phase, addr, opts, name, &progress).await?;
+                let again = measure_one(collected, phase, addr, opts).await;
+                if let Some(e) = again.with_context(|| format!("{phase:?} on {name} ({addr})"))? {
+                    let line = format!("round {}: {phase:?} on {name}: {e}", round + 1);
+                    progress(&format!("{line}; measured again"));
+                    incidents.push(line);
+                }
             }
         }
         let direct = direct.finish()?;
@@ -83,49 +90,52 @@ pub(crate) async fn measure(
         ));
         progress(&line);
     }
-    Ok(runs)
+    Ok((runs, incidents))
 }
 
-/// Measures `phase` on one target; a stalled transfer (see `nowconnect-perf`'s bulk phase) is
-/// reported and measured once more.
+/// Measures `phase` on one target. A stalled transfer (see `nowconnect-perf`'s bulk phase) or
+/// a set-up without an answer is measured once more, and returned so the report shows it; a
+/// second failure is the error.
 async fn measure_one(
     collected: &mut Collected,
     phase: Phase,
     addr: SocketAddr,
     opts: &TcpOpts,
-    name: &str,
-    progress: &impl Fn(&str),
-) -> anyhow::Result<()> {
+) -> Result<Option<PerfError>, PerfError> {
     match collected.measure(phase, addr, opts).await {
-        Err(e @ PerfError::Stalled { .. }) => {
-            progress(&format!("{phase:?} on {name}: {e}; measuring it again"));
-            collected.measure(phase, addr, opts).await
+        Ok(()) => Ok(None),
+        Err(e @ (PerfError::Stalled { .. } | PerfError::Timeout { .. })) => {
+            collected.measure(phase, addr, opts).await.map(|()| Some(e))
         }
-        other => other,
+        Err(e) => Err(e),
     }
-    .with_context(|| format!("{phase:?} on {name} ({addr})"))
 }
 
-/// `opts.round_trips` round trips on each of `addrs`, [`RTT_CHUNK`] at a time per target in
-/// turn (the first target of each turn rotating), after `opts.warmup` unrecorded ones each.
+/// `opts.round_trips` round trips on each of `addrs`, each target's spread over
+/// `opts.rtt_connections` kept connections (after `opts.warmup` unrecorded ones, spread
+/// likewise); the targets take turns of up to [`RTT_CHUNK`](nowconnect_perf::tcp::RTT_CHUNK) round trips, each turn on the
+/// target's next connection, the first target of each turn rotating.
 async fn interleaved_round_trips(
     addrs: &[SocketAddr],
     opts: &TcpOpts,
     round: usize,
 ) -> anyhow::Result<Vec<Summary>> {
-    let mut conns = Vec::with_capacity(addrs.len());
+    let mut pools = Vec::with_capacity(addrs.len());
     for &addr in addrs {
-        let mut rt = RoundTripper::connect(addr, opts.message_size).await?;
-        rt.run(opts.warmup, &mut Vec::new()).await?;
-        conns.push(rt);
+        let pool =
+            RoundTripPool::connect(addr, opts.message_size, opts.rtt_connections, opts.warmup)
+                .await
+                .with_context(|| format!("round-trip connections to {addr}"))?;
+        pools.push(pool);
     }
+    let step = nowconnect_perf::tcp::chunk_size(opts.round_trips, opts.rtt_connections);
     let mut samples = vec![Vec::with_capacity(opts.round_trips); addrs.len()];
     let (mut left, mut turn) = (opts.round_trips, round);
     while left > 0 {
-        let n = left.min(RTT_CHUNK);
-        for k in 0..conns.len() {
-            let i = (k + turn) % conns.len();
-            conns[i].run(n, &mut samples[i]).await?;
+        let n = left.min(step);
+        for k in 0..pools.len() {
+            let i = (k + turn) % pools.len();
+            pools[i].run_next(n, &mut samples[i]).await?;
         }
         left -= n;
         turn += 1;

@@ -1,11 +1,13 @@
 //! A minimal OTLP HTTP/protobuf collector: accepts `/v1/traces` and `/v1/metrics`, counts the
 //! requests, bytes and spans, and answers with the (empty) protobuf export response. Unlike the
 //! test collector (`nowconnect_e2e::otlp`), which keeps every decoded request for assertions,
-//! it keeps nothing: a bench run exports hundreds of thousands of spans.
+//! it keeps no spans (a bench run exports hundreds of thousands), only the trace ids of `stream`
+//! spans: one trace per traced client connection, so their number is how many were sampled.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use axum::body::Bytes;
@@ -25,18 +27,9 @@ pub(crate) struct Received {
     pub(crate) spans: u64,
     pub(crate) metric_requests: u64,
     pub(crate) bytes: u64,
-}
-
-impl std::ops::Sub for Received {
-    type Output = Received;
-    fn sub(self, before: Received) -> Received {
-        Received {
-            trace_requests: self.trace_requests - before.trace_requests,
-            spans: self.spans - before.spans,
-            metric_requests: self.metric_requests - before.metric_requests,
-            bytes: self.bytes - before.bytes,
-        }
-    }
+    /// Distinct traces with a `stream` span: client connections traced (hub and agent spans of
+    /// one connection share its trace).
+    pub(crate) traced_streams: u64,
 }
 
 #[derive(Debug, Default)]
@@ -45,6 +38,24 @@ struct Counters {
     spans: AtomicU64,
     metric_requests: AtomicU64,
     bytes: AtomicU64,
+    stream_traces: Mutex<HashSet<Vec<u8>>>,
+}
+
+/// The span count of an export request and the trace ids of its `stream` spans.
+fn scan(req: &ExportTraceServiceRequest) -> (u64, Vec<&[u8]>) {
+    let spans = req
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans);
+    let (mut count, mut streams) = (0, Vec::new());
+    for span in spans {
+        count += 1;
+        if span.name == "stream" {
+            streams.push(span.trace_id.as_slice());
+        }
+    }
+    (count, streams)
 }
 
 /// The running sink; it stops with the runtime.
@@ -76,6 +87,7 @@ impl Sink {
             spans: c.spans.load(Ordering::Relaxed),
             metric_requests: c.metric_requests.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),
+            traced_streams: c.stream_traces.lock().map_or(0, |t| t.len() as u64),
         }
     }
 }
@@ -88,13 +100,11 @@ async fn traces(State(c): State<Arc<Counters>>, body: Bytes) -> impl IntoRespons
     c.trace_requests.fetch_add(1, Ordering::Relaxed);
     c.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
     if let Ok(req) = ExportTraceServiceRequest::decode(body) {
-        let spans = req
-            .resource_spans
-            .iter()
-            .flat_map(|rs| &rs.scope_spans)
-            .map(|ss| ss.spans.len() as u64)
-            .sum::<u64>();
+        let (spans, streams) = scan(&req);
         c.spans.fetch_add(spans, Ordering::Relaxed);
+        if let Ok(mut seen) = c.stream_traces.lock() {
+            seen.extend(streams.into_iter().map(<[u8]>::to_vec));
+        }
     }
     protobuf(ExportTraceServiceResponse::default().encode_to_vec())
 }
@@ -103,4 +113,68 @@ async fn metrics(State(c): State<Arc<Counters>>, body: Bytes) -> impl IntoRespon
     c.metric_requests.fetch_add(1, Ordering::Relaxed);
     c.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
     protobuf(ExportMetricsServiceResponse::default().encode_to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    use super::*;
+
+    fn span(name: &str, trace: u8) -> Span {
+        Span {
+            name: name.into(),
+            trace_id: vec![trace; 16],
+            ..Span::default()
+        }
+    }
+
+    #[test]
+    fn streams_are_counted_once_per_trace() {
+        // Hub and agent `stream` spans of trace 1 (in two resources), frames, a tunnel span.
+        let resource = |spans: Vec<Span>| ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        };
+        let req = ExportTraceServiceRequest {
+            resource_spans: vec![
+                resource(vec![span("stream", 1), span("frame", 1), span("tunnel", 9)]),
+                resource(vec![span("stream", 1), span("frame", 1), span("stream", 2)]),
+            ],
+        };
+        let (count, streams) = scan(&req);
+        assert_eq!(count, 6);
+        let distinct: HashSet<&[u8]> = streams.into_iter().collect();
+        assert_eq!(distinct.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_sink_answers_and_counts() {
+        let sink = Sink::start().await.unwrap_or_else(|e| panic!("{e:#}"));
+        let req = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![span("stream", 3), span("stream", 3), span("frame", 3)],
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        };
+        let answer = reqwest::Client::new()
+            .post(format!("http://{}/v1/traces", sink.addr))
+            .header("content-type", "application/x-protobuf")
+            .body(req.encode_to_vec())
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        assert!(matches!(answer, Ok(200)), "{answer:?}");
+        let got = sink.received();
+        assert_eq!(
+            (got.trace_requests, got.spans, got.traced_streams),
+            (1, 3, 1)
+        );
+    }
 }

@@ -35,6 +35,8 @@ pub(crate) struct ModeTotals {
     pub(crate) cpu_seconds: f64,
     /// Payload bytes the hub relayed, both directions, over the whole bench.
     pub(crate) relayed_bytes: u64,
+    /// Client connections the hub relayed over the whole bench (its `stream_close` lines).
+    pub(crate) streams: u64,
 }
 
 impl ModeTotals {
@@ -42,6 +44,11 @@ impl ModeTotals {
     /// the machine let it run.
     pub(crate) fn cpu_per_gb(&self) -> f64 {
         ratio(self.cpu_seconds, self.relayed_bytes as f64 / 1e9)
+    }
+
+    /// The share of client connections that were traced (NaN without connections).
+    pub(crate) fn traced_share(&self) -> f64 {
+        ratio(self.sink.traced_streams as f64, self.streams as f64)
     }
 }
 
@@ -252,9 +259,11 @@ mod tests {
             tunnel: addr,
             direct: addr,
             streams: 8,
+            connections_per_stream: 1,
             duration: Duration::from_secs(1),
             round_trips: 1,
             warmup: 0,
+            rtt_connections: 1,
             message_size: 64,
             connections: 1,
         };
@@ -317,6 +326,42 @@ mod tests {
         assert!((bulk.median - 0.1).abs() < 1e-9, "{bulk:?}");
         assert!((bulk.best + 0.1).abs() < 1e-9 && (bulk.worst - 0.15).abs() < 1e-9);
         assert_eq!(costs[2].status, Status::Met, "p50 1% faster");
+    }
+
+    #[test]
+    fn traced_share_is_traced_connections_over_relayed_ones() {
+        let totals = |traced_streams, streams| ModeTotals {
+            mode: Mode::Full,
+            protocol: "v2".into(),
+            sink: Received {
+                traced_streams,
+                ..Received::default()
+            },
+            dropped_spans: 0,
+            cpu_seconds: 2.0,
+            relayed_bytes: 4_000_000_000,
+            streams,
+        };
+        assert!((totals(96, 1000).traced_share() - 0.096).abs() < 1e-12);
+        assert!((totals(0, 1000).cpu_per_gb() - 0.5).abs() < 1e-12);
+        assert!(totals(0, 0).traced_share().is_nan());
+    }
+
+    #[test]
+    fn every_mode_beside_off_gets_costs_traced_all_included() {
+        let d = figures(1000.0, 20.0);
+        let runs = vec![
+            run(Mode::Off, 0, figures(400.0, 100.0), d),
+            run(Mode::Full, 0, figures(396.0, 102.0), d),
+            run(Mode::TracedAll, 0, figures(340.0, 120.0), d),
+        ];
+        let s = summarize(&runs, &[Mode::Off, Mode::Full, Mode::TracedAll]);
+        let (full, _) = verdict(&s[1]).unwrap();
+        assert_eq!(full, Status::Met, "1% and 2%");
+        let (all, costs) = verdict(&s[2]).unwrap();
+        assert_eq!(all, Status::Missed);
+        assert!((costs[0].median - 0.15).abs() < 1e-9, "{costs:?}");
+        assert!((costs[2].median - 0.2).abs() < 1e-9, "{costs:?}");
     }
 
     #[test]

@@ -1,6 +1,11 @@
-//! Bulk throughput: N connections each write for a fixed time while reading the echo back; the
-//! figure is the bytes echoed back per second, from the first connect to the last EOF (so the
-//! bytes still in flight when writing stops are counted, and so is the time they take).
+//! Bulk throughput: N parallel streams each write for a fixed time while reading the echo back;
+//! the figure is the bytes echoed back per second, from the first connect to the last EOF (so
+//! the bytes still in flight when writing stops are counted, and so is the time they take).
+//!
+//! A stream can be a sequence of K connections, each writing for its K-th of the time (the next
+//! one connects once the previous one's echo is complete), so that a phase crosses many tunnel
+//! streams: with a sampler that traces one connection in ten, a phase on one long connection
+//! would be all traced or all untraced.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,10 +32,12 @@ struct Progress {
     got: AtomicU64,
 }
 
-/// Megabytes (10^6 bytes) echoed back per second over `streams` parallel connections.
+/// Megabytes (10^6 bytes) echoed back per second over `streams` parallel streams, each made of
+/// `sequence` connections one after the other (at least one).
 pub(crate) async fn throughput(
     addr: SocketAddr,
     streams: usize,
+    sequence: usize,
     duration: Duration,
 ) -> Result<f64, PerfError> {
     let started = Instant::now();
@@ -38,7 +45,7 @@ pub(crate) async fn throughput(
     let progress: Vec<Arc<Progress>> = (0..streams).map(|_| Arc::default()).collect();
     let mut tasks = JoinSet::new();
     for p in &progress {
-        tasks.spawn(one_stream(addr, until, p.clone()));
+        tasks.spawn(one_lane(addr, started, duration, sequence, p.clone()));
     }
     let deadline = tokio::time::Instant::from_std(until + DRAIN_GRACE);
     let mut total = 0u64;
@@ -75,11 +82,40 @@ pub(crate) async fn throughput(
     Ok(total as f64 / 1e6 / secs)
 }
 
+/// The write deadlines of a stream of `sequence` connections: `start + duration × j / sequence`
+/// for j = 1 ..= sequence (so the last one is `start + duration`).
+pub(crate) fn deadlines(start: Instant, duration: Duration, sequence: usize) -> Vec<Instant> {
+    let k = sequence.max(1) as u128;
+    (1..=k)
+        .map(|j| {
+            let nanos = duration.as_nanos() * j / k;
+            start + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+        })
+        .collect()
+}
+
+/// One stream: its connections in sequence; the bytes echoed back over all of them.
+async fn one_lane(
+    addr: SocketAddr,
+    start: Instant,
+    duration: Duration,
+    sequence: usize,
+    progress: Arc<Progress>,
+) -> Result<u64, PerfError> {
+    let mut total = 0;
+    for until in deadlines(start, duration, sequence) {
+        progress.sent.store(0, Ordering::Relaxed);
+        progress.got.store(0, Ordering::Relaxed);
+        total += one_stream(addr, until, &progress).await?;
+    }
+    Ok(total)
+}
+
 /// One connection: writes until `until`, half-closes, and counts the echo until EOF.
 async fn one_stream(
     addr: SocketAddr,
     until: Instant,
-    progress: Arc<Progress>,
+    progress: &Progress,
 ) -> Result<u64, PerfError> {
     let socket = TcpStream::connect(addr)
         .await
@@ -128,4 +164,24 @@ async fn one_stream(
         });
     }
     Ok(got)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sequence_splits_the_time_evenly_and_ends_on_time() {
+        let start = Instant::now();
+        let d = deadlines(start, Duration::from_millis(1500), 10);
+        assert_eq!(d.len(), 10);
+        assert_eq!(d[0] - start, Duration::from_millis(150));
+        assert_eq!(d[9] - start, Duration::from_millis(1500));
+        assert!(d.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(
+            deadlines(start, Duration::from_secs(1), 0).len(),
+            1,
+            "at least one"
+        );
+    }
 }

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use phase::{Collected, PHASES, Phase};
-pub use rtt::RoundTripper;
+pub use rtt::{RTT_CHUNK, RoundTripPool, RoundTripper, chunk_size};
 pub use setup::Setup;
 
 use crate::PerfError;
@@ -23,13 +23,18 @@ use crate::report::TcpReport;
 pub struct TcpOpts {
     pub tunnel: SocketAddr,
     pub direct: SocketAddr,
-    /// Parallel connections of the multi-stream bulk phase.
+    /// Parallel streams of the multi-stream bulk phase.
     pub streams: usize,
+    /// Connections each bulk stream is made of, one after the other (each writes its share of
+    /// `duration`), so that a phase crosses many tunnel streams.
+    pub connections_per_stream: usize,
     /// How long each bulk phase writes, per path.
     pub duration: Duration,
     /// Recorded round trips (after `warmup` unrecorded ones).
     pub round_trips: usize,
     pub warmup: usize,
+    /// Kept connections the round trips are spread over, a chunk on each in turn.
+    pub rtt_connections: usize,
     /// Bytes per round-trip message.
     pub message_size: usize,
     /// Sequential connection set-ups.

@@ -11,11 +11,11 @@ use crate::stats::Summary;
 /// One measurement of one path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
-    /// Throughput on one connection.
+    /// Throughput on one stream (its connections in sequence).
     BulkOne,
-    /// Throughput on `streams` parallel connections.
+    /// Throughput on `streams` parallel streams.
     BulkMany,
-    /// Small-message round trips on one connection.
+    /// Small-message round trips over `rtt_connections` kept connections.
     RoundTrips,
     /// Sequential connection set-ups.
     Setups,
@@ -47,13 +47,23 @@ impl Collected {
         opts: &TcpOpts,
     ) -> Result<(), PerfError> {
         match phase {
-            Phase::BulkOne => self.bulk_1 = Some(bulk::throughput(addr, 1, opts.duration).await?),
-            Phase::BulkMany => {
-                self.bulk_n = Some(bulk::throughput(addr, opts.streams, opts.duration).await?)
+            Phase::BulkOne | Phase::BulkMany => {
+                let streams = if phase == Phase::BulkOne {
+                    1
+                } else {
+                    opts.streams
+                };
+                let per_stream = opts.connections_per_stream;
+                let mb_s = bulk::throughput(addr, streams, per_stream, opts.duration).await?;
+                match phase {
+                    Phase::BulkOne => self.bulk_1 = Some(mb_s),
+                    _ => self.bulk_n = Some(mb_s),
+                }
             }
             Phase::RoundTrips => {
-                let rtt = rtt::round_trips(addr, opts.message_size, opts.warmup, opts.round_trips);
-                self.rtt = Some(rtt.await?)
+                let (size, warmup) = (opts.message_size, opts.warmup);
+                let (count, conns) = (opts.round_trips, opts.rtt_connections);
+                self.rtt = Some(rtt::round_trips(addr, size, warmup, count, conns).await?)
             }
             Phase::Setups => self.setup = Some(setup::setups(addr, opts.connections).await?),
         }
@@ -61,7 +71,7 @@ impl Collected {
     }
 
     /// Keeps round-trip figures measured by the caller (e.g. interleaved across targets with
-    /// [`RoundTripper`](super::RoundTripper)).
+    /// [`RoundTripPool`](super::RoundTripPool)).
     pub fn set_round_trips(&mut self, rtt: Summary) {
         self.rtt = Some(rtt);
     }
