@@ -3,6 +3,8 @@
 use bytes::{Bytes, BytesMut};
 use nowconnect_protocol::{Direction, ResetReason, StreamId, v1, v2};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 /// How a stream is named on the wire: V2 uses `id`, V1 uses `cid`.
@@ -14,6 +16,33 @@ pub(crate) struct StreamKey {
     pub(crate) uuid: Uuid,
 }
 
+/// Fired by the writer when an OPEN is about to go into a message: the stream's DATA and FIN
+/// (data lane) must wait for it. Two lanes fed by many tasks give no order between them — an
+/// OPEN can sit behind another task's half-written control frame while its stream's first DATA
+/// is already readable on the data lane — and a DATA before its OPEN is dropped by the peer.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OpenWritten(Arc<(AtomicBool, Notify)>);
+
+impl OpenWritten {
+    pub(crate) fn fire(&self) {
+        self.0.0.store(true, Ordering::Release);
+        self.0.1.notify_waiters();
+    }
+
+    /// Resolves once [`OpenWritten::fire`] has run (at once if it already has).
+    pub(crate) async fn wait(&self) {
+        loop {
+            let notified = self.0.1.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.0.0.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// One frame queued for the tunnel writer.
 #[derive(Debug)]
 pub(crate) enum Outbound {
@@ -21,6 +50,7 @@ pub(crate) enum Outbound {
         key: StreamKey,
         connector: Arc<str>,
         traceparent: Option<String>,
+        written: OpenWritten,
     },
     Data {
         key: StreamKey,
@@ -44,6 +74,14 @@ pub(crate) enum Outbound {
 
 impl Outbound {
     /// Bytes this frame puts on the wire, roughly (batching bound).
+    /// Tells an OPEN's stream that its frames may follow (see [`OpenWritten`]). The writer
+    /// calls it right before encoding, in the task that then pulls the next frames.
+    pub(crate) fn mark_written(&self) {
+        if let Outbound::Open { written, .. } = self {
+            written.fire();
+        }
+    }
+
     pub(crate) fn wire_len(&self) -> usize {
         match self {
             Outbound::Data { payload, .. } => payload.len() + v2::HEADER_LEN,
@@ -63,6 +101,7 @@ impl Outbound {
                 key,
                 connector,
                 traceparent,
+                ..
             } => v2::Frame::Open {
                 id: key.id,
                 cid: key.uuid,
@@ -83,6 +122,7 @@ impl Outbound {
                 key,
                 connector,
                 traceparent,
+                ..
             } => v1::Message::Open {
                 cid: key.cid.to_string(),
                 connector: connector.to_string(),
@@ -104,5 +144,31 @@ impl Outbound {
             Outbound::Credit { .. } => return None,
         };
         Some(v1::encode(&msg))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OpenWritten;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn frames_wait_for_their_open_and_not_after_it() {
+        let written = OpenWritten::default();
+        let waiter = tokio::spawn({
+            let written = written.clone();
+            async move { written.wait().await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "no frame before the OPEN is written");
+        written.fire();
+        tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("released by fire")
+            .expect("task");
+        // Already written: a later wait returns at once.
+        tokio::time::timeout(Duration::from_secs(5), written.wait())
+            .await
+            .expect("no wait after fire");
     }
 }

@@ -315,6 +315,7 @@ impl Shared {
             },
             peer: self.peer.clone(),
             frames: None,
+            opened: None,
         };
         Ok((ctx, rx))
     }

@@ -206,6 +206,9 @@ pub(crate) struct StreamCtx {
     /// The stream's span when it is sampled: only then does each DATA frame get a `frame` child
     /// span, so an unsampled stream pays one `None` check per frame (SPEC §6.2).
     pub(crate) frames: Option<tracing::Span>,
+    /// On streams this side opened: fires once the OPEN is in a message; nothing of the stream
+    /// is sent before (see [`OpenWritten`](crate::codec::OpenWritten)).
+    pub(crate) opened: Option<crate::codec::OpenWritten>,
 }
 
 impl StreamCtx {
@@ -279,6 +282,9 @@ where
 
 async fn pump_up<R: AsyncRead + Unpin>(ctx: &StreamCtx, mut reader: R) {
     let shared = &ctx.shared;
+    if let Some(opened) = &ctx.opened {
+        opened.wait().await;
+    }
     let mut buf = BytesMut::new();
     let mut seq = 0u64;
     loop {

@@ -82,6 +82,7 @@ where
     }
     let flush = async {
         for out in last {
+            out.mark_written();
             match protocol {
                 Negotiated::V1 => {
                     if let Some(text) = out.encode_v1() {
@@ -116,10 +117,12 @@ where
     S: Sink<Message, Error = WsError> + Unpin,
 {
     let mut buf = BytesMut::with_capacity(first.wire_len().max(4096));
+    first.mark_written();
     first.encode_v2(&mut buf);
     while buf.len() < BATCH_BYTES {
         let Some(next) = next_ready(lanes) else { break };
         buf.reserve(next.wire_len());
+        next.mark_written();
         next.encode_v2(&mut buf);
     }
     sink.send(Message::Binary(buf.freeze())).await
@@ -132,6 +135,7 @@ where
     let mut pending = 0usize;
     let mut item = Some(first);
     while let Some(out) = item.take() {
+        out.mark_written();
         if let Some(text) = out.encode_v1() {
             pending += text.len();
             sink.feed(Message::Text(text.into())).await?;

@@ -55,10 +55,13 @@ impl SessionHandle {
         let span = tracing::info_span!("stream", cid = %cid, connector = %connector);
         ctx.trace_frames(&span);
         let traceparent = traceparent.or_else(|| trace_context::traceparent(&span));
+        let written = crate::codec::OpenWritten::default();
+        ctx.opened = Some(written.clone());
         let open = Outbound::Open {
             key,
             connector: connector.clone(),
             traceparent,
+            written,
         };
         if shared.control.send(open).is_err() {
             shared.table.remove(&ctx.shared.key);
