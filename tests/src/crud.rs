@@ -24,6 +24,9 @@ pub struct System {
     pub timeout_ms: u64,
     /// Extra lines under `connection:` (two-space indented keys).
     pub connection: String,
+    /// Extra lines under `connection.server:` (four-space indented keys); with `use_ssl`.
+    pub server: String,
+    pub use_ssl: bool,
 }
 
 impl System {
@@ -34,7 +37,22 @@ impl System {
             extra: String::new(),
             timeout_ms: 5000,
             connection: String::new(),
+            server: String::new(),
+            use_ssl: false,
         }
+    }
+
+    /// LDAPS to `addr`, trusting `ca_file`; `server_name` is the name the certificate must
+    /// carry when it is not the address dialled (through the tunnel).
+    pub fn ldaps(mut self, ca_file: &std::path::Path, server_name: Option<&str>) -> System {
+        self.use_ssl = true;
+        self.server
+            .push_str(&format!("    ca_file: {}\n", ca_file.display()));
+        if let Some(name) = server_name {
+            self.server
+                .push_str(&format!("    tls_server_name: {name}\n"));
+        }
+        self
     }
 
     /// Adds a key under `connection:` (`idle_check_ms: 0`).
@@ -61,11 +79,13 @@ impl System {
     /// The YAML of the seeded slapd behind `addr` (the directory or a tunnel listener).
     pub fn yaml(&self) -> String {
         format!(
-            "connection:\n  server:\n    base_url: {}\n    port: {}\n    use_ssl: false\n  \
+            "connection:\n  server:\n    base_url: {}\n    port: {}\n    use_ssl: {}\n{}  \
              credentials:\n    username: {}\n    password: ${{{{ENV:{PASSWORD_VAR}}}}}\n  \
              connect_timeout_ms: 3000\n  timeout_ms: {}\n{}base_dn: {}\n{}",
             self.addr.ip(),
             self.addr.port(),
+            self.use_ssl,
+            self.server,
             Slapd::ADMIN_DN,
             self.timeout_ms,
             self.connection,

@@ -40,6 +40,7 @@ pub mod rawws;
 pub mod slapd;
 pub mod stack;
 pub mod targets;
+pub mod testca;
 pub mod v1peer;
 pub mod v2frames;
 pub mod wait;

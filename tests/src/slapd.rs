@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 
+use crate::testca::ServerCert;
+
 const CONFIG_TEMPLATE: &str = include_str!("../fixtures/slapd-config.ldif");
 const SEED: &str = include_str!("../fixtures/seed.ldif");
 /// Where Debian and Ubuntu keep `slapd` and `slapadd`, often not on a user's `PATH`.
@@ -37,6 +39,8 @@ const INSTALL_HINT: &str = "run scripts/install-deps.sh (installs slapd and ldap
 pub struct Slapd {
     child: Child,
     addr: SocketAddr,
+    /// The `ldaps://` port, when started with [`Slapd::start_ldaps`].
+    ldaps: Option<SocketAddr>,
     log: PathBuf,
     /// Config, database, log; removed after `drop` has reaped the child.
     _dir: tempfile::TempDir,
@@ -61,6 +65,16 @@ impl Slapd {
 
     /// Builds, seeds and starts an instance; returns once a root bind succeeds.
     pub fn start() -> anyhow::Result<Slapd> {
+        Self::start_with(None)
+    }
+
+    /// Like [`Slapd::start`], also serving LDAPS on a second port with `cert` (see
+    /// [`Slapd::ldaps_addr`]).
+    pub fn start_ldaps(cert: &ServerCert) -> anyhow::Result<Slapd> {
+        Self::start_with(Some(cert))
+    }
+
+    fn start_with(tls: Option<&ServerCert>) -> anyhow::Result<Slapd> {
         let slapd = find_program("slapd")?;
         let slapadd = find_program("slapadd")?;
         let dir = tempfile::Builder::new()
@@ -71,7 +85,18 @@ impl Slapd {
         fs::create_dir(&config_dir)?;
         fs::create_dir(root.join("data"))?;
         let dir_str = root.to_str().context("temp dir path is not UTF-8")?;
-        let config = CONFIG_TEMPLATE
+        let mut config = CONFIG_TEMPLATE.to_owned();
+        if let Some(cert) = tls {
+            let pid_line = "olcPidFile: @DIR@/slapd.pid\n";
+            let tls_lines = format!(
+                "{pid_line}olcTLSCertificateFile: {}\nolcTLSCertificateKeyFile: {}\n",
+                cert.cert_pem.display(),
+                cert.key_pem.display()
+            );
+            ensure!(config.contains(pid_line), "slapd-config.ldif lost its olcPidFile line");
+            config = config.replace(pid_line, &tls_lines);
+        }
+        let config = config
             .replace("@DIR@", dir_str)
             .replace("@SUFFIX@", Self::BASE_DN)
             .replace("@ROOT_DN@", Self::ADMIN_DN)
@@ -87,10 +112,11 @@ impl Slapd {
         }
 
         let log = root.join("slapd.log");
-        let (child, addr) = spawn_ready(&slapd, &config_dir, &log)?;
+        let (child, addr, ldaps) = spawn_ready(&slapd, &config_dir, &log, tls.is_some())?;
         Ok(Slapd {
             child,
             addr,
+            ldaps,
             log,
             _dir: dir,
         })
@@ -102,6 +128,11 @@ impl Slapd {
 
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// The LDAPS address (only for an instance from [`Slapd::start_ldaps`]).
+    pub fn ldaps_addr(&self) -> Option<SocketAddr> {
+        self.ldaps
     }
 
     /// `ldap://127.0.0.1:<port>/`
@@ -173,22 +204,32 @@ pub fn ldapsearch(
 }
 
 /// Spawns `slapd` on a free port and waits until it answers; retries if the port got taken.
-fn spawn_ready(slapd: &Path, config_dir: &Path, log: &Path) -> anyhow::Result<(Child, SocketAddr)> {
+fn spawn_ready(
+    slapd: &Path,
+    config_dir: &Path,
+    log: &Path,
+    ldaps: bool,
+) -> anyhow::Result<(Child, SocketAddr, Option<SocketAddr>)> {
     for _ in 0..PORT_ATTEMPTS {
         let addr = free_port()?;
+        let ldaps = if ldaps { Some(free_port()?) } else { None };
+        let mut urls = format!("ldap://{addr}/");
+        if let Some(ldaps) = ldaps {
+            urls.push_str(&format!(" ldaps://{ldaps}/"));
+        }
         let log_file = File::options().create(true).append(true).open(log)?;
         // `-d none` keeps slapd in the foreground and logs errors only (`-d 0` logs nothing).
         let mut child = Command::new(slapd)
             .args(["-d", "none", "-F"])
             .arg(config_dir)
-            .args(["-h", &format!("ldap://{addr}/")])
+            .args(["-h", &urls])
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
             .spawn()
             .with_context(|| format!("spawning {}", slapd.display()))?;
         let Err(e) = wait_ready(&mut child, addr, log) else {
-            return Ok((child, addr));
+            return Ok((child, addr, ldaps));
         };
         let _ = child.kill();
         let _ = child.wait();

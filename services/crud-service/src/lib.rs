@@ -11,8 +11,8 @@
 //! - `dispatch`: action → directory calls → JSON; `http`: routes, error codes, spans.
 //! - [`metrics`]: every instrument of the service.
 //!
-//! Not here: TLS to the directory (LDAPS is refused at start-up for now), authentication of API
-//! callers (deploy behind the platform's gateway), any global telemetry set-up (`main` does it).
+//! Not here: StartTLS and SASL binds (LDAPS is supported), authentication of API callers (deploy
+//! behind the platform's gateway), any global telemetry set-up (`main` does it).
 
 pub mod action;
 pub mod config;

@@ -93,13 +93,29 @@ fn refusals_name_file_key_and_reason() {
     assert_eq!(pool, "corp.yaml: pool_size: 0: must be between 1 and 256");
     let batch = error(&format!("{MINIMAL}membership_batch_size: abc\n"));
     assert!(batch.contains("membership_batch_size"), "{batch}");
-    let ssl = error(&MINIMAL.replace(
+    let ssl_conflict = error(&MINIMAL.replace(
         "base_url: ldap.corp",
-        "base_url: ldap.corp\n    use_ssl: true",
+        "base_url: ldap://ldap.corp\n    use_ssl: true",
     ));
     assert!(
-        ssl.starts_with("corp.yaml: connection.server.use_ssl: true: LDAPS"),
-        "{ssl}"
+        ssl_conflict.starts_with("corp.yaml: connection.server.use_ssl: true: base_url says ldap://"),
+        "{ssl_conflict}"
+    );
+    let ca_without_ssl = error(&MINIMAL.replace(
+        "base_url: ldap.corp",
+        "base_url: ldap.corp\n    ca_file: /etc/ca.pem",
+    ));
+    assert_eq!(
+        ca_without_ssl,
+        "corp.yaml: connection.server.ca_file: \"/etc/ca.pem\": only used with use_ssl: true (LDAPS)"
+    );
+    let missing_ca = error(&MINIMAL.replace(
+        "base_url: ldap.corp",
+        "base_url: ldaps://ldap.corp\n    ca_file: /nonexistent/ca.pem",
+    ));
+    assert!(
+        missing_ca.starts_with("corp.yaml: connection.server.ca_file: \"/nonexistent/ca.pem\": unreadable CA bundle"),
+        "{missing_ca}"
     );
     let no_base = error(&MINIMAL.replace("base_dn: dc=x\n", ""));
     assert!(

@@ -9,6 +9,8 @@ pub const LISTEN: &str = "0.0.0.0:8000";
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// `connection.server.port` when unset (plain LDAP).
 pub const PORT: u16 = 389;
+/// `connection.server.port` when unset and `use_ssl` is on (LDAPS).
+pub const PORT_LDAPS: u16 = 636;
 /// `pool_size`: connections per system, at most.
 pub const POOL_SIZE: usize = 4;
 /// Upper bound of `pool_size`.

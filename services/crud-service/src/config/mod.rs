@@ -16,6 +16,7 @@ mod expand;
 mod raw;
 mod secret;
 mod system;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

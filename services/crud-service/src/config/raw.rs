@@ -39,6 +39,8 @@ pub(super) struct RawServer {
     pub(super) base_url: Option<String>,
     pub(super) port: Option<u16>,
     pub(super) use_ssl: Option<bool>,
+    pub(super) ca_file: Option<String>,
+    pub(super) tls_server_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,5 +1,7 @@
 //! One system (one directory): raw YAML → validated [`SystemConfig`].
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use nowconnect_config::{ConfigError, Env, Sourced};
@@ -17,6 +19,8 @@ pub struct SystemConfig {
     /// Host name or IP of the directory (or of the hub's LDAP listener).
     pub host: String,
     pub port: u16,
+    /// LDAPS (`use_ssl: true`): how the directory's certificate is verified; `None` = plain LDAP.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Suffix under which users and groups are searched.
     pub base_dn: String,
     /// Container of new users (`ou=people,<base_dn>` unless set).
@@ -52,12 +56,13 @@ pub struct MembershipConfig {
 }
 
 impl SystemConfig {
-    /// `ldap://host:port` for the connector.
+    /// `ldap://host:port` (or `ldaps://` with TLS) for the connector.
     pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() { "ldaps" } else { "ldap" };
         if self.host.contains(':') {
-            format!("ldap://[{}]:{}", self.host, self.port)
+            format!("{scheme}://[{}]:{}", self.host, self.port)
         } else {
-            format!("ldap://{}:{}", self.host, self.port)
+            format!("{scheme}://{}:{}", self.host, self.port)
         }
     }
 }
@@ -83,20 +88,31 @@ pub(super) fn build(
         "connection.server.base_url",
         "the directory's host (or the hub's LDAP listener)",
     )?;
-    let host = host_of(&expand("connection.server.base_url", &host, env)?).map_err(|reason| {
-        Sourced::key("connection.server.base_url", host.clone()).invalid(reason)
-    })?;
+    let (host, scheme_tls) = host_of(&expand("connection.server.base_url", &host, env)?)
+        .map_err(|reason| Sourced::key("connection.server.base_url", host.clone()).invalid(reason))?;
+    let use_ssl = match (server.use_ssl, scheme_tls) {
+        (Some(false), Some(true)) => {
+            return Err(Sourced::key("connection.server.use_ssl", false)
+                .invalid("base_url says ldaps:// (set use_ssl: true or use ldap://)"));
+        }
+        (Some(true), Some(false)) => {
+            return Err(Sourced::key("connection.server.use_ssl", true)
+                .invalid("base_url says ldap:// (set use_ssl: false or use ldaps://)"));
+        }
+        (Some(ssl), _) => ssl,
+        (None, scheme) => scheme.unwrap_or(false),
+    };
+    let default_port = if use_ssl {
+        defaults::PORT_LDAPS
+    } else {
+        defaults::PORT
+    };
     let port = Sourced::key(
         "connection.server.port",
-        server.port.unwrap_or(defaults::PORT),
+        server.port.unwrap_or(default_port),
     )
     .at_least(1)?;
-    if server.use_ssl == Some(true) {
-        return Err(Sourced::key("connection.server.use_ssl", true).invalid(
-            "LDAPS is not built into this crud-service yet; use plain LDAP (the tunnel carries \
-             LDAPS end to end once TLS support lands)",
-        ));
-    }
+    let tls = tls(use_ssl, server.ca_file, server.tls_server_name, env)?;
     let base_dn = match (raw.base_dn, conn_base_dn) {
         (Some(_), Some(_)) => {
             return Err(ConfigError::Invalid {
@@ -145,6 +161,7 @@ pub(super) fn build(
         name: name.to_owned(),
         host,
         port,
+        tls,
         base_dn,
         users_dn,
         groups_dn,
@@ -234,18 +251,63 @@ fn dn(key: &str, value: &str) -> Result<String, ConfigError> {
     }
 }
 
-/// `base_url` is a host name, an IP, or `ldap://host` (a port there is refused: use `port`).
-fn host_of(base_url: &str) -> Result<String, String> {
+/// The LDAPS client configuration when `use_ssl` is on; `ca_file`/`tls_server_name` without
+/// it are refused (they would silently do nothing).
+fn tls(
+    use_ssl: bool,
+    ca_file: Option<String>,
+    server_name: Option<String>,
+    env: &Env<'_>,
+) -> Result<Option<Arc<rustls::ClientConfig>>, ConfigError> {
+    let ca_file = ca_file
+        .map(|f| expand("connection.server.ca_file", &f, env))
+        .transpose()?
+        .filter(|f| !f.trim().is_empty());
+    let server_name = server_name
+        .map(|n| expand("connection.server.tls_server_name", &n, env))
+        .transpose()?
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if !use_ssl {
+        for (key, value) in [
+            ("connection.server.ca_file", &ca_file),
+            ("connection.server.tls_server_name", &server_name),
+        ] {
+            if let Some(value) = value {
+                return Err(Sourced::key(key, value.clone())
+                    .invalid("only used with use_ssl: true (LDAPS)"));
+            }
+        }
+        return Ok(None);
+    }
+    let ca_path = ca_file.as_ref().map(PathBuf::from);
+    super::tls::client_config(ca_path.as_deref(), server_name.as_deref())
+        .map(Some)
+        .map_err(|e| {
+            let (key, value) = match (&e, &ca_file, &server_name) {
+                (super::tls::TlsConfigError::ServerName(_), _, Some(n)) => {
+                    ("connection.server.tls_server_name", n.clone())
+                }
+                (_, Some(f), _) => ("connection.server.ca_file", f.clone()),
+                _ => ("connection.server.use_ssl", "true".to_owned()),
+            };
+            Sourced::key(key, value).invalid(e.to_string())
+        })
+}
+
+/// `base_url` is a host name, an IP, `ldap://host` or `ldaps://host` (a port there is refused:
+/// use `port`); the scheme, when given, says whether TLS is on.
+fn host_of(base_url: &str) -> Result<(String, Option<bool>), String> {
     let trimmed = base_url.trim();
-    let host = match trimmed.split_once("://") {
-        Some(("ldap", rest)) => rest.trim_end_matches('/'),
-        Some(("ldaps", _)) => return Err("ldaps:// is not supported yet; use ldap://".to_owned()),
+    let (host, tls) = match trimmed.split_once("://") {
+        Some(("ldap", rest)) => (rest.trim_end_matches('/'), Some(false)),
+        Some(("ldaps", rest)) => (rest.trim_end_matches('/'), Some(true)),
         Some((scheme, _)) => {
             return Err(format!(
-                "unsupported scheme {scheme:?} (use a host name or ldap://host)"
+                "unsupported scheme {scheme:?} (use a host name, ldap://host or ldaps://host)"
             ));
         }
-        None => trimmed,
+        None => (trimmed, None),
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
@@ -254,7 +316,7 @@ fn host_of(base_url: &str) -> Result<String, String> {
     if host.parse::<std::net::Ipv6Addr>().is_err() && host.contains(':') {
         return Err("put the port in connection.server.port, not in base_url".to_owned());
     }
-    Ok(host.to_owned())
+    Ok((host.to_owned(), tls))
 }
 
 fn millis(key: &str, value: Option<u64>, default: Duration) -> Result<Duration, ConfigError> {

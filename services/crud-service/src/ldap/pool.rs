@@ -119,7 +119,10 @@ impl Pool {
         let span = tracing::info_span!(target: "nowconnect::crud::ldap", "ldap.connect",
             system = %cfg.name, server.address = %cfg.host, server.port = cfg.port);
         let attempt = async {
-            let settings = LdapConnSettings::new().set_conn_timeout(timeout);
+            let mut settings = LdapConnSettings::new().set_conn_timeout(timeout);
+            if let Some(tls) = &cfg.tls {
+                settings = settings.set_config(tls.clone());
+            }
             let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &cfg.url())
                 .await
                 .map_err(|e| LdapOpError::from_ldap("connect", timeout, e))?;
