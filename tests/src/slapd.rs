@@ -93,7 +93,10 @@ impl Slapd {
                 cert.cert_pem.display(),
                 cert.key_pem.display()
             );
-            ensure!(config.contains(pid_line), "slapd-config.ldif lost its olcPidFile line");
+            ensure!(
+                config.contains(pid_line),
+                "slapd-config.ldif lost its olcPidFile line"
+            );
             config = config.replace(pid_line, &tls_lines);
         }
         let config = config

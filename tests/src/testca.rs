@@ -33,7 +33,9 @@ impl TestCa {
         params.distinguished_name.push(DnType::CommonName, name);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let cert = params.self_signed(&key)?;
-        let dir = tempfile::Builder::new().prefix("nowconnect-ca-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("nowconnect-ca-")
+            .tempdir()?;
         let ca_pem = dir.path().join("ca.pem");
         std::fs::write(&ca_pem, cert.pem())?;
         Ok(TestCa {

@@ -95,7 +95,11 @@ async fn ldaps_end_to_end_through_the_tunnel() {
             json!({"filter": "(uid=user1*)", "attributes": ["uid"]}),
         ))
         .await;
-    assert_eq!((status, &body["result"]["count"]), (200, &json!(10)), "{body}");
+    assert_eq!(
+        (status, &body["result"]["count"]),
+        (200, &json!(10)),
+        "{body}"
+    );
 
     let (status, body) = user01(&crud, "no-name").await;
     assert_eq!(status, 503, "{body}");

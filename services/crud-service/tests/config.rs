@@ -98,7 +98,8 @@ fn refusals_name_file_key_and_reason() {
         "base_url: ldap://ldap.corp\n    use_ssl: true",
     ));
     assert!(
-        ssl_conflict.starts_with("corp.yaml: connection.server.use_ssl: true: base_url says ldap://"),
+        ssl_conflict
+            .starts_with("corp.yaml: connection.server.use_ssl: true: base_url says ldap://"),
         "{ssl_conflict}"
     );
     let ca_without_ssl = error(&MINIMAL.replace(
@@ -114,7 +115,9 @@ fn refusals_name_file_key_and_reason() {
         "base_url: ldaps://ldap.corp\n    ca_file: /nonexistent/ca.pem",
     ));
     assert!(
-        missing_ca.starts_with("corp.yaml: connection.server.ca_file: \"/nonexistent/ca.pem\": unreadable CA bundle"),
+        missing_ca.starts_with(
+            "corp.yaml: connection.server.ca_file: \"/nonexistent/ca.pem\": unreadable CA bundle"
+        ),
         "{missing_ca}"
     );
     let no_base = error(&MINIMAL.replace("base_dn: dc=x\n", ""));

@@ -88,8 +88,10 @@ pub(super) fn build(
         "connection.server.base_url",
         "the directory's host (or the hub's LDAP listener)",
     )?;
-    let (host, scheme_tls) = host_of(&expand("connection.server.base_url", &host, env)?)
-        .map_err(|reason| Sourced::key("connection.server.base_url", host.clone()).invalid(reason))?;
+    let (host, scheme_tls) =
+        host_of(&expand("connection.server.base_url", &host, env)?).map_err(|reason| {
+            Sourced::key("connection.server.base_url", host.clone()).invalid(reason)
+        })?;
     let use_ssl = match (server.use_ssl, scheme_tls) {
         (Some(false), Some(true)) => {
             return Err(Sourced::key("connection.server.use_ssl", false)
