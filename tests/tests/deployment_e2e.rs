@@ -8,7 +8,7 @@
 //! through it, the compose health checks (`nc-healthcheck`, `ldapwhoami`) pass, every
 //! Prometheus job's target serves `nowconnect_*` metrics, and the services' OTLP export reaches
 //! a collector at the address compose gives them. Nothing else is changed, so the shipped
-//! configs are known to work.
+//! configs are known to work. The keys job's re-issue and rotation (docs/operations.md) run too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use nowconnect_e2e::crud::request;
@@ -95,11 +95,15 @@ fn wait_healthcheck(c: &Compose, service: &str, port: u16, addr: SocketAddr, log
     }
 }
 
-/// The keys job's script into `dir` (as $KEYS_DIR), as the compose service runs it.
-fn run_keys_job(c: &Compose, dir: &Path) {
+/// The keys job's script into `dir` (as $KEYS_DIR), as the compose service runs it, with
+/// `extra` variables (`KEYS_ROTATE`).
+fn run_keys_job(c: &Compose, dir: &Path, extra: &[(&str, &str)]) {
     let script = c.mount_covering("keys", "/usr/local/lib/nowconnect/keys-init.sh");
     let mut env = c.env("keys");
     env.insert("KEYS_DIR".into(), dir.display().to_string());
+    for (k, v) in extra {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
     let out = Command::new("/bin/sh")
         .arg(script.host_path())
         .env_clear()
@@ -107,7 +111,7 @@ fn run_keys_job(c: &Compose, dir: &Path) {
         .envs(&env)
         .output()
         .unwrap();
-    assert!(out.status.success(), "keys job: {out:?}");
+    assert!(out.status.success(), "keys job {extra:?}: {out:?}");
 }
 
 /// The OpenLDAP entrypoint on `addr`, data in `dir`, seed files as the image has them.
@@ -172,7 +176,7 @@ async fn the_compose_configs_carry_ldap_through_the_tunnel() {
 
     // keys job → volumes nowconnect-jwks / nowconnect-token.
     let keys = work.path().join("keys");
-    run_keys_job(&c, &keys);
+    run_keys_job(&c, &keys, &[]);
     let volume_dir = |service: &str, target: &str| {
         let mount = c.mount_covering(service, target);
         let keys_mount = c
@@ -356,4 +360,48 @@ async fn the_compose_configs_carry_ldap_through_the_tunnel() {
         .into();
     let names = receiver.with(|r| r.metric_names());
     assert_eq!(services, want, "OTLP metrics by service.name: {names:?}");
+}
+
+/// The `kid` of a JWT's header and of the JWKS's only key.
+fn kids(keys: &Path) -> (String, String) {
+    use base64::Engine as _;
+    let token = std::fs::read_to_string(keys.join("token/agent.token")).unwrap();
+    let header = token.trim().split('.').next().unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    let jwks = std::fs::read_to_string(keys.join("jwks/jwks.json")).unwrap();
+    let jwks: serde_json::Value = serde_json::from_str(&jwks).unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1, "{jwks}");
+    (scalar(&header["kid"]), scalar(&jwks["keys"][0]["kid"]))
+}
+
+/// The keys job as docs/operations.md runs it: a re-run keeps the key and issues a fresh token;
+/// `KEYS_ROTATE=1` makes a new key (new `kid`), its JWKS and a token signed by it.
+#[test]
+fn the_keys_job_reissues_tokens_and_rotates_keys() {
+    let c = Compose::load();
+    let work = tempfile::tempdir().unwrap();
+    let keys = work.path().join("keys");
+    run_keys_job(&c, &keys, &[]);
+    let key = std::fs::read(keys.join("signing/signing-key.pem")).unwrap();
+    let (token_kid, jwks_kid) = kids(&keys);
+    assert_eq!(token_kid, jwks_kid);
+
+    run_keys_job(&c, &keys, &[]);
+    assert_eq!(
+        std::fs::read(keys.join("signing/signing-key.pem")).unwrap(),
+        key
+    );
+    assert_eq!(kids(&keys), (jwks_kid.clone(), jwks_kid.clone()));
+
+    run_keys_job(&c, &keys, &[("KEYS_ROTATE", "1")]);
+    assert_ne!(
+        std::fs::read(keys.join("signing/signing-key.pem")).unwrap(),
+        key
+    );
+    let (token_kid, new_kid) = kids(&keys);
+    assert_ne!(new_kid, jwks_kid);
+    assert_eq!(token_kid, new_kid);
 }
