@@ -147,6 +147,12 @@ fn health_checks_and_start_order() {
         "service_healthy"
     );
     assert_eq!(waits("grafana", "prometheus"), "service_healthy");
+    // Docker waits this long after SIGTERM: more than the 10 s drain (limits.shutdown_grace_ms).
+    for name in ["nowconnect-cloud", "nowconnect-premise"] {
+        let grace = scalar(&c.service(name)["stop_grace_period"]);
+        let secs: u64 = grace.trim_end_matches('s').parse().unwrap();
+        assert!(secs > 10, "{name}: stop_grace_period {grace}");
+    }
 }
 
 /// Hub, agent, keys job, OpenLDAP and crud-service agree on names, ports and paths.

@@ -95,6 +95,18 @@ fn wait_healthcheck(c: &Compose, service: &str, port: u16, addr: SocketAddr, log
     }
 }
 
+/// One run of `nc-healthcheck MODE PORT ARG` against `addr`.
+fn healthcheck_passes(mode: &str, addr: SocketAddr, arg: &str) -> bool {
+    Command::new(deploy::repo().join("compose/docker/healthcheck.sh"))
+        .args([mode, &addr.port().to_string(), arg])
+        .env("HEALTHCHECK_HOST", addr.ip().to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
 /// The keys job's script into `dir` (as $KEYS_DIR), as the compose service runs it, with
 /// `extra` variables (`KEYS_ROTATE`).
 fn run_keys_job(c: &Compose, dir: &Path, extra: &[(&str, &str)]) {
@@ -219,6 +231,8 @@ async fn the_compose_configs_carry_ldap_through_the_tunnel() {
     let hub_log = log("hub");
     let mut hub = Proc::spawn("nowconnect-cloud", &[], &env, &hub_log);
     wait_healthcheck(&c, "nowconnect-cloud", 8765, tunnel, &[&hub_log]);
+    // The same check fails on a non-200 answer: /readyz is 503 while `addomain` has no agent.
+    assert!(!healthcheck_passes("http", tunnel, "/readyz"));
 
     // Agent: the compose environment, host:port values mapped to loopback.
     let (health, admin) = (closed_port().await, closed_port().await);
@@ -260,6 +274,11 @@ async fn the_compose_configs_carry_ldap_through_the_tunnel() {
     .unwrap()
     .expect("ldapsearch through the tunnel");
     assert_eq!(found.entries, Slapd::SEED_USERS, "{}", found.stdout);
+    assert!(healthcheck_passes("http", tunnel, "/readyz"));
+    assert!(
+        !healthcheck_passes("line", health, "OK"),
+        "the agent says READY now"
+    );
 
     // crud-service: the mounted system file, pointed at the hub's listener on loopback.
     let crud_env = c.env("crud-service");

@@ -52,6 +52,8 @@ fn check_pod(deployment: &Value, operations: &str) -> (Value, Value) {
     let pod = &deployment["spec"]["template"]["spec"];
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{name}");
     assert_ne!(pod["securityContext"]["runAsUser"], 0, "{name}");
+    let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap_or(30);
+    assert!(grace > 10, "{name}: the 10 s drain must fit in {grace} s");
     let container = pod["containers"][0].clone();
     let sc = &container["securityContext"];
     assert_eq!(sc["allowPrivilegeEscalation"], false, "{name}");
