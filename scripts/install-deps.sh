@@ -10,9 +10,11 @@ DEPS=(
   "slapd slapd"
   "ldapsearch ldap-utils"
   "promtool prometheus"
+  "amtool prometheus-alertmanager"
+  "docker-compose docker-compose"
 )
 # Packages that ship a system service the tests must not share the machine with.
-SERVICES=(slapd prometheus)
+SERVICES=(slapd prometheus prometheus-alertmanager)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

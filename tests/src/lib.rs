@@ -7,6 +7,7 @@
 //!   wrapper around the real `ldapsearch` to compare answers through a tunnel with direct ones.
 //!
 //! - [`creds`]: real signing keys, JWKS files and signed agent tokens.
+//! - [`deploy`]: reading `compose/` and `deploy/k8s/` (YAML, compose env and mounts).
 //! - [`crud`]: the crud-service in-process (real config loader, real HTTP) and its client.
 //! - [`stack`]: hub and agents in-process, configured through their real config loaders.
 //! - [`proc_stack`]: the hub and agent binaries as processes, with their log files.
@@ -31,6 +32,7 @@ use std::sync::{Mutex, MutexGuard};
 
 pub mod creds;
 pub mod crud;
+pub mod deploy;
 pub mod logcap;
 pub mod otlp;
 pub mod proc_stack;

@@ -171,3 +171,36 @@ fn documented_defaults_match_the_code() {
         format!("`{}`", defaults::MAX_BODY_BYTES)
     );
 }
+
+/// The complete example of the section parses with the real loader and uses every documented
+/// key (`connection.base_dn` is the alternative spelling of `base_dn`, not both).
+#[test]
+fn the_complete_example_parses_and_uses_every_key() {
+    let section = section();
+    let example: String = section
+        .lines()
+        .skip_while(|l| !l.starts_with("### Complete example"))
+        .skip_while(|l| !l.starts_with("```yaml"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("```"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !example.is_empty(),
+        "no ```yaml block under ### Complete example"
+    );
+    let env = |name: &str| (name == "LDAP_BIND_PASSWORD").then(|| "secret".to_owned());
+    let system = config::system_from_yaml_str("docs", "corp", &example, &env)
+        .unwrap_or_else(|e| panic!("the complete example does not load: {e}"));
+    assert_eq!(system.pool_size, defaults::POOL_SIZE);
+    let yaml: Value = nowconnect_config::parse_yaml("docs", &example).unwrap();
+    let mut used = BTreeSet::new();
+    leaves("", &yaml, &mut used);
+    for (keys, _) in rows(&section, "key") {
+        let key = &keys[0];
+        assert!(
+            used.contains(key),
+            "{key} is missing from the complete example"
+        );
+    }
+}
