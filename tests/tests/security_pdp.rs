@@ -12,8 +12,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "support/prom.rs"]
+#[allow(dead_code)]
 mod prom;
 #[path = "support/security.rs"]
+#[allow(dead_code)]
 mod security;
 
 use nowconnect_e2e::creds::Creds;
