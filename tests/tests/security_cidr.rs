@@ -29,8 +29,13 @@ async fn connect_from(from: IpAddr, to: SocketAddr) -> TcpStream {
         IpAddr::V6(_) => TcpSocket::new_v6(),
     }
     .expect("socket");
-    socket.bind(SocketAddr::new(from, 0)).expect("bind the source address");
-    socket.connect(to).await.expect("the kernel accepts the connection")
+    socket
+        .bind(SocketAddr::new(from, 0))
+        .expect("bind the source address");
+    socket
+        .connect(to)
+        .await
+        .expect("the kernel accepts the connection")
 }
 
 /// Echo round trip from `from`; `Some(bytes)` echoed, or `None` when the hub closed the client.
@@ -58,19 +63,34 @@ async fn ipv4_sources_outside_the_allowlist_are_closed_at_accept() {
         ..HubOpts::default()
     };
     let hub = start_hub(&creds, &["cidr4"], opts).await;
-    let agent = start_agent(&creds, &hub.url(), "agent-cidr4", &[("cidr4", echo.addr)], AgentOpts::default()).await;
+    let agent = start_agent(
+        &creds,
+        &hub.url(),
+        "agent-cidr4",
+        &[("cidr4", echo.addr)],
+        AgentOpts::default(),
+    )
+    .await;
     agent.wait_ready().await;
     let listener = hub.listener("cidr4");
     wait::wait_routable(listener, Duration::from_secs(15)).await;
     let opened = echo.accepted();
 
-    assert_eq!(try_echo(ip("127.0.0.1"), listener).await.as_deref(), Some(&b"ping"[..]));
+    assert_eq!(
+        try_echo(ip("127.0.0.1"), listener).await.as_deref(),
+        Some(&b"ping"[..])
+    );
     for blocked in ["127.0.0.2", "127.0.0.3"] {
-        assert_eq!(try_echo(ip(blocked), listener).await, None, "{blocked} is closed");
+        assert_eq!(
+            try_echo(ip(blocked), listener).await,
+            None,
+            "{blocked} is closed"
+        );
         logcap::wait_event(PROMPT, "cidr_blocked", |e| {
             logcap::has(e, "event", "cidr_blocked")
                 && logcap::has(e, "connector", "cidr4")
-                && e.get("peer").is_some_and(|p| p.starts_with(&format!("{blocked}:")))
+                && e.get("peer")
+                    .is_some_and(|p| p.starts_with(&format!("{blocked}:")))
         })
         .await;
     }
@@ -81,7 +101,11 @@ async fn ipv4_sources_outside_the_allowlist_are_closed_at_accept() {
         ) == 2.0
     })
     .await;
-    assert_eq!(echo.accepted(), opened + 1, "no OPEN reached the agent for a blocked client");
+    assert_eq!(
+        echo.accepted(),
+        opened + 1,
+        "no OPEN reached the agent for a blocked client"
+    );
     assert_eq!(
         s.value(
             "nowconnect_listener_errors_total",
@@ -92,7 +116,10 @@ async fn ipv4_sources_outside_the_allowlist_are_closed_at_accept() {
     );
     for reason in ["max_conn_total", "no_agent", "session_refused", "pdp"] {
         assert_eq!(
-            s.get("nowconnect_listener_refused_total", &[("connector", "cidr4"), ("reason", reason)]),
+            s.get(
+                "nowconnect_listener_refused_total",
+                &[("connector", "cidr4"), ("reason", reason)]
+            ),
             Some(0.0),
             "{reason} exists at 0"
         );
@@ -111,7 +138,10 @@ async fn ipv6_sources_follow_the_allowlist() {
     logcap::install();
     let echo = CountingEcho::start().await;
     let creds = Creds::new();
-    for (allow, v6_ok, v4_ok) in [("\"::1/128\"", true, false), ("\"127.0.0.0/8\"", false, true)] {
+    for (allow, v6_ok, v4_ok) in [
+        ("\"::1/128\"", true, false),
+        ("\"127.0.0.0/8\"", false, true),
+    ] {
         let opts = HubOpts {
             security_yaml: format!("  allow_cidrs: [{allow}]\n"),
             ..HubOpts::default()
@@ -147,7 +177,11 @@ async fn ipv6_sources_follow_the_allowlist() {
             ) == 1.0
         })
         .await;
-        assert_eq!(echo.accepted(), before + 1, "only the allowed client was opened");
+        assert_eq!(
+            echo.accepted(),
+            before + 1,
+            "only the allowed client was opened"
+        );
         agent.stop().await;
         hub.stop().await;
     }

@@ -19,10 +19,10 @@ mod prom;
 mod security;
 
 use nowconnect_e2e::creds::Creds;
+use nowconnect_e2e::logcap;
 use nowconnect_e2e::pdp::{Behaviour, PdpServer, Reply};
 use nowconnect_e2e::rawws::PROMPT;
 use nowconnect_e2e::stack::{AgentOpts, HubOpts, TestAgent, TestHub, start_agent, start_hub};
-use nowconnect_e2e::logcap;
 use prom::{Scrape, scrape, wait_for};
 use security::CountingEcho;
 use serde_json::json;
@@ -62,7 +62,14 @@ async fn stack(
         ..HubOpts::default()
     };
     let hub = start_hub(&creds, &[connector], opts).await;
-    let agent = start_agent(&creds, &hub.url(), agent_id, &[(connector, echo.addr)], AgentOpts::default()).await;
+    let agent = start_agent(
+        &creds,
+        &hub.url(),
+        agent_id,
+        &[(connector, echo.addr)],
+        AgentOpts::default(),
+    )
+    .await;
     agent.wait_ready().await;
     wait_for(hub.addrs.tunnel, "the connector up", |s| {
         s.value("nowconnect_connector_up", &[("connector", connector)]) == 1.0
@@ -97,19 +104,46 @@ impl PdpStack {
 
     /// Waits until the counters read exactly `allow`/`deny`/`error` decisions and `pdp`
     /// listener errors and refusals; returns that scrape.
-    async fn counted(&self, allow: f64, deny: f64, error: f64, errors: f64, refused: f64) -> Scrape {
+    async fn counted(
+        &self,
+        allow: f64,
+        deny: f64,
+        error: f64,
+        errors: f64,
+        refused: f64,
+    ) -> Scrape {
         let c = self.connector;
         let want = [allow, deny, error, errors, refused];
         let read = |s: &Scrape| {
             [
-                s.value("nowconnect_pdp_decisions_total", &[("connector", c), ("result", "allow")]),
-                s.value("nowconnect_pdp_decisions_total", &[("connector", c), ("result", "deny")]),
-                s.value("nowconnect_pdp_decisions_total", &[("connector", c), ("result", "error")]),
-                s.value("nowconnect_listener_errors_total", &[("connector", c), ("type", "pdp")]),
-                s.value("nowconnect_listener_refused_total", &[("connector", c), ("reason", "pdp")]),
+                s.value(
+                    "nowconnect_pdp_decisions_total",
+                    &[("connector", c), ("result", "allow")],
+                ),
+                s.value(
+                    "nowconnect_pdp_decisions_total",
+                    &[("connector", c), ("result", "deny")],
+                ),
+                s.value(
+                    "nowconnect_pdp_decisions_total",
+                    &[("connector", c), ("result", "error")],
+                ),
+                s.value(
+                    "nowconnect_listener_errors_total",
+                    &[("connector", c), ("type", "pdp")],
+                ),
+                s.value(
+                    "nowconnect_listener_refused_total",
+                    &[("connector", c), ("reason", "pdp")],
+                ),
             ]
         };
-        let s = wait_for(self.hub.addrs.tunnel, &format!("[allow, deny, error, pdp errors, pdp refusals] = {want:?}"), |s| read(s) == want).await;
+        let s = wait_for(
+            self.hub.addrs.tunnel,
+            &format!("[allow, deny, error, pdp errors, pdp refusals] = {want:?}"),
+            |s| read(s) == want,
+        )
+        .await;
         // And it stays there: nothing was counted twice a moment later.
         tokio::time::sleep(Duration::from_millis(100)).await;
         let again = Scrape::parse(&scrape(self.hub.addrs.tunnel).await);
@@ -131,7 +165,10 @@ impl PdpStack {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_owned()
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,7 +229,11 @@ async fn errors_deny_unless_fail_open() {
         let st = stack(&pdp, agent_id, connector, 60, 1000, fail_open).await;
         for (i, (behaviour, kind)) in errors.iter().enumerate() {
             pdp.set(behaviour.clone());
-            assert_eq!(st.client().await, fail_open, "{kind}, fail_open={fail_open}");
+            assert_eq!(
+                st.client().await,
+                fail_open,
+                "{kind}, fail_open={fail_open}"
+            );
             let n = (i + 1) as f64;
             let refused = if fail_open { 0.0 } else { n };
             st.counted(0.0, 0.0, n, n, refused).await;
@@ -220,7 +261,10 @@ async fn allows_are_cached_for_the_ttl_then_asked_again() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let mut streams = 0.0;
     while pdp.calls() < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "the cached allow never expired");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cached allow never expired"
+        );
         assert!(st.client().await);
         streams += 1.0;
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -16,7 +16,7 @@ use nowconnect_e2e::creds::Creds;
 use nowconnect_e2e::rawws::{self, assert_closed_with, dial, expect_close, text};
 use nowconnect_e2e::stack::{AgentOpts, HubOpts, agent_env, start_agent_with_env, start_hub};
 use nowconnect_e2e::{logcap, targets, wait};
-use prom::{scrape, wait_for, Scrape};
+use prom::{Scrape, scrape, wait_for};
 use security::token_with;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -54,11 +54,17 @@ async fn a_token_lacking_an_announced_connector_is_refused_with_1008() {
         for v2 in [false, true] {
             let token = token_with(&creds, agent_id, claims.clone());
             let mut ws = dial(&hub.url(), &token, rawws::PROMPT).await;
-            ws.send(text(&hello(agent_id, &["ldap", "pg"], v2))).await.unwrap();
+            ws.send(text(&hello(agent_id, &["ldap", "pg"], v2)))
+                .await
+                .unwrap();
             let closed = expect_close(&mut ws).await;
             let case = format!("{agent_id} v2={v2}");
             assert_closed_with(&closed, 1008, &case);
-            let wanted = if agent_id == "scope-lack-none" { "ldap" } else { "pg" };
+            let wanted = if agent_id == "scope-lack-none" {
+                "ldap"
+            } else {
+                "pg"
+            };
             assert_eq!(
                 closed.reason,
                 format!("connector \"{wanted}\" not granted by the token"),
@@ -84,7 +90,10 @@ async fn a_token_lacking_an_announced_connector_is_refused_with_1008() {
         assert_eq!(s.value("nowconnect_connector_up", &[("connector", c)]), 0.0);
     }
     assert_eq!(
-        s.get("nowconnect_tunnel_refused_total", &[("reason", "agent_id_mismatch")]),
+        s.get(
+            "nowconnect_tunnel_refused_total",
+            &[("reason", "agent_id_mismatch")]
+        ),
         Some(0.0),
         "other reasons exist at 0"
     );
@@ -99,15 +108,29 @@ async fn tokens_granting_every_connector_carry_traffic_in_every_claim_shape() {
     let creds = Creds::new();
     let hub = start_hub(&creds, &["c-list", "c-scp", "c-scp-list"], scoped()).await;
     let shapes = [
-        ("agent-list", "c-list", json!({"connectors": ["c-list", "unused"]})),
+        (
+            "agent-list",
+            "c-list",
+            json!({"connectors": ["c-list", "unused"]}),
+        ),
         ("agent-scp", "c-scp", json!({"scp": "openid c-scp  other"})),
-        ("agent-scp-list", "c-scp-list", json!({"scp": ["c-scp-list"]})),
+        (
+            "agent-scp-list",
+            "c-scp-list",
+            json!({"scp": ["c-scp-list"]}),
+        ),
     ];
     let mut agents = Vec::new();
     for (agent_id, connector, claims) in shapes {
         let token = token_with(&creds, agent_id, claims);
         let file = creds.token_file(agent_id, &token);
-        let env = agent_env(&hub.url(), agent_id, &file, &[(connector, echo)], &AgentOpts::default());
+        let env = agent_env(
+            &hub.url(),
+            agent_id,
+            &file,
+            &[(connector, echo)],
+            &AgentOpts::default(),
+        );
         let agent = start_agent_with_env(env).await;
         agent.wait_ready().await;
         agents.push(agent);
@@ -115,7 +138,10 @@ async fn tokens_granting_every_connector_carry_traffic_in_every_claim_shape() {
     }
     let s = Scrape::parse(&scrape(hub.addrs.tunnel).await);
     assert_eq!(
-        s.value("nowconnect_tunnel_refused_total", &[("reason", "connector_not_granted")]),
+        s.value(
+            "nowconnect_tunnel_refused_total",
+            &[("reason", "connector_not_granted")]
+        ),
         0.0
     );
 }
@@ -133,14 +159,19 @@ async fn the_real_agent_is_told_which_connector_is_not_granted() {
     let targets = [("granted", echo), ("missing", echo)];
     let env = agent_env(&hub.url(), agent_id, &file, &targets, &AgentOpts::default());
     let agent = start_agent_with_env(env).await;
-    logcap::wait_event(Duration::from_secs(10), "tunnel_connect_failed refused", |e| {
-        logcap::has(e, "event", "tunnel_connect_failed")
-            && logcap::has(e, "agent_id", agent_id)
-            && logcap::has(e, "reason", "refused")
-            && e.get("error").is_some_and(|m| {
-                m.contains("1008") && m.contains("connector \"missing\" not granted by the token")
-            })
-    })
+    logcap::wait_event(
+        Duration::from_secs(10),
+        "tunnel_connect_failed refused",
+        |e| {
+            logcap::has(e, "event", "tunnel_connect_failed")
+                && logcap::has(e, "agent_id", agent_id)
+                && logcap::has(e, "reason", "refused")
+                && e.get("error").is_some_and(|m| {
+                    m.contains("1008")
+                        && m.contains("connector \"missing\" not granted by the token")
+                })
+        },
+    )
     .await;
     wait_for(agent.admin, "the agent counts refused reconnects", |s| {
         s.value(
@@ -150,9 +181,15 @@ async fn the_real_agent_is_told_which_connector_is_not_granted() {
     })
     .await;
     let s = Scrape::parse(&scrape(hub.addrs.tunnel).await);
-    assert_eq!(s.value("nowconnect_connector_up", &[("connector", "granted")]), 0.0);
+    assert_eq!(
+        s.value("nowconnect_connector_up", &[("connector", "granted")]),
+        0.0
+    );
     assert!(
-        s.value("nowconnect_tunnel_refused_total", &[("reason", "connector_not_granted")]) >= 2.0
+        s.value(
+            "nowconnect_tunnel_refused_total",
+            &[("reason", "connector_not_granted")]
+        ) >= 2.0
     );
 }
 
@@ -164,7 +201,13 @@ async fn without_the_switch_scopes_are_not_required() {
     let hub = start_hub(&creds, &["open"], HubOpts::default()).await;
     let token = token_with(&creds, "agent-open", json!({}));
     let file = creds.token_file("agent-open", &token);
-    let env = agent_env(&hub.url(), "agent-open", &file, &[("open", echo)], &AgentOpts::default());
+    let env = agent_env(
+        &hub.url(),
+        "agent-open",
+        &file,
+        &[("open", echo)],
+        &AgentOpts::default(),
+    );
     let agent = start_agent_with_env(env).await;
     agent.wait_ready().await;
     wait::wait_routable(hub.listener("open"), Duration::from_secs(15)).await;

@@ -33,9 +33,12 @@ impl AllowList {
 
 fn contains(net: &Cidr, ip: IpAddr) -> bool {
     match (net.addr, ip) {
-        (IpAddr::V4(n), IpAddr::V4(a)) => {
-            prefix_eq(u128::from(n.to_bits()), u128::from(a.to_bits()), 32, net.prefix)
-        }
+        (IpAddr::V4(n), IpAddr::V4(a)) => prefix_eq(
+            u128::from(n.to_bits()),
+            u128::from(a.to_bits()),
+            32,
+            net.prefix,
+        ),
         (IpAddr::V6(n), IpAddr::V6(a)) => prefix_eq(n.to_bits(), a.to_bits(), 128, net.prefix),
         _ => false,
     }
@@ -74,7 +77,10 @@ mod tests {
         assert!(!ok(&l, "11.0.0.1"));
         assert!(ok(&l, "127.0.0.1"));
         assert!(!ok(&l, "127.0.0.2"));
-        assert!(ok(&l, "::ffff:10.1.2.3"), "IPv4-mapped IPv6 matches the IPv4 network");
+        assert!(
+            ok(&l, "::ffff:10.1.2.3"),
+            "IPv4-mapped IPv6 matches the IPv4 network"
+        );
         assert!(!ok(&l, "::ffff:11.1.2.3"));
         assert!(!ok(&l, "::1"), "no IPv6 network configured");
     }
@@ -90,6 +96,9 @@ mod tests {
         let all = list(&["0.0.0.0/0", "::/0"]);
         assert!(ok(&all, "198.51.100.1") && ok(&all, "2001:db8::5"));
         let host_bits = list(&["10.1.2.3/8"]);
-        assert!(ok(&host_bits, "10.9.9.9"), "host bits below the prefix are ignored");
+        assert!(
+            ok(&host_bits, "10.9.9.9"),
+            "host bits below the prefix are ignored"
+        );
     }
 }

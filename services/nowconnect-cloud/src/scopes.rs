@@ -3,7 +3,10 @@
 //! `AgentClaims::scopes` by `nowconnect-auth`). Names compare exactly (case-sensitive).
 
 /// The first announced connector the token does not grant, if any.
-pub(crate) fn first_not_granted<'a>(announced: &'a [String], granted: &[String]) -> Option<&'a str> {
+pub(crate) fn first_not_granted<'a>(
+    announced: &'a [String],
+    granted: &[String],
+) -> Option<&'a str> {
     announced
         .iter()
         .find(|c| !granted.contains(c))
@@ -36,7 +39,10 @@ mod tests {
 
     #[test]
     fn every_announced_connector_must_be_granted() {
-        assert_eq!(first_not_granted(&v(&["a", "b"]), &v(&["b", "a", "c"])), None);
+        assert_eq!(
+            first_not_granted(&v(&["a", "b"]), &v(&["b", "a", "c"])),
+            None
+        );
         assert_eq!(first_not_granted(&v(&[]), &v(&[])), None);
         assert_eq!(first_not_granted(&v(&["a", "b"]), &v(&["a"])), Some("b"));
         assert_eq!(first_not_granted(&v(&["a"]), &v(&[])), Some("a"));
@@ -45,7 +51,10 @@ mod tests {
 
     #[test]
     fn the_reason_fits_a_close_frame() {
-        assert_eq!(close_reason("ldap"), "connector \"ldap\" not granted by the token");
+        assert_eq!(
+            close_reason("ldap"),
+            "connector \"ldap\" not granted by the token"
+        );
         let long = "é".repeat(200);
         let reason = close_reason(&long);
         assert!(reason.len() <= MAX_REASON && reason.starts_with("connector \""));

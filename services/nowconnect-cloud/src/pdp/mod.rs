@@ -22,7 +22,9 @@ use std::time::Duration;
 #[derive(Debug)]
 pub(crate) enum Decision {
     /// Allowed, by the PDP now or by a cached allow.
-    Allow { cached: bool },
+    Allow {
+        cached: bool,
+    },
     Deny,
     /// No decision (timeout, transport error, non-2xx, unreadable answer).
     Error(PdpError),

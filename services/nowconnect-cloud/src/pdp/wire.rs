@@ -127,8 +127,14 @@ mod tests {
         assert_eq!(ok(r#"{"decision": false}"#), answer(false, None));
         assert_eq!(ok(r#"{"allow": true}"#), answer(true, None));
         assert_eq!(ok(r#"{"allow": false, "x": 1}"#), answer(false, None));
-        assert_eq!(ok(r#"{"decision": false, "allow": true}"#), answer(false, None));
-        assert_eq!(ok(r#"{"decision": true, "ttl_sec": 30}"#), answer(true, Some(30)));
+        assert_eq!(
+            ok(r#"{"decision": false, "allow": true}"#),
+            answer(false, None)
+        );
+        assert_eq!(
+            ok(r#"{"decision": true, "ttl_sec": 30}"#),
+            answer(true, Some(30))
+        );
         assert_eq!(
             ok(r#"{"decision": true, "context": {"ttl_sec": 0}}"#),
             answer(true, Some(0))
