@@ -16,6 +16,7 @@
 //! - [`wait`]: polling until a listener carries an echo (agent registered and routable).
 //! - [`logcap`]: in-process capture of the product's log events and panics.
 //! - [`otlp`]: an in-process OTLP collector (gRPC and HTTP/protobuf) keeping what it receives.
+//! - [`pdp`]: a small real AuthZEN policy decision point, programmable, recording its requests.
 //! - [`rawws`]: raw WebSocket ends (fake agent, fake hub) for hostile and interop tests, with
 //!   [`v2frames`] for hand-built V2 frames.
 //! - [`v1peer`]: an independent V1-only agent and hub (old peers) for interoperability tests.
@@ -35,6 +36,7 @@ pub mod crud;
 pub mod deploy;
 pub mod logcap;
 pub mod otlp;
+pub mod pdp;
 pub mod proc_stack;
 pub mod procs;
 pub mod prometheus;

@@ -25,6 +25,11 @@ pub struct HubOpts {
     /// 0 = ephemeral.
     pub tunnel_port: u16,
     pub shutdown_grace_ms: u64,
+    /// Extra lines of the `security:` section, each indented two spaces
+    /// (e.g. `"  require_connector_scopes: true\n"`).
+    pub security_yaml: String,
+    /// Extra top-level YAML appended to the config (e.g. a `pdp:` section).
+    pub extra_yaml: String,
 }
 
 impl Default for HubOpts {
@@ -39,6 +44,8 @@ impl Default for HubOpts {
             max_ws_payload: 8192,
             tunnel_port: 0,
             shutdown_grace_ms: 500,
+            security_yaml: String::new(),
+            extra_yaml: String::new(),
         }
     }
 }
@@ -118,8 +125,8 @@ pub fn hub_yaml(creds: &Creds, connectors: &[&str], opts: &HubOpts) -> String {
     yaml.push_str(&format!(
         "tunnel:\n  host: 127.0.0.1\n  port: {}\n  v2: {}\n  max_ws_payload: {}\n  ping_interval_sec: {}\n  ping_timeout_sec: {}\n\
          limits:\n  idle_timeout_ms: {}\n  queue_depth_per_cid: {}\n  max_conn_total: {}\n  shutdown_grace_ms: {}\n\
-         security:\n  jwks_url: \"{}\"\n  audience: nowconnect\n\
-         observability:\n  log_level: info\n",
+         security:\n  jwks_url: \"{}\"\n  audience: nowconnect\n{}\
+         observability:\n  log_level: info\n{}",
         opts.tunnel_port,
         opts.v2,
         opts.max_ws_payload,
@@ -130,13 +137,19 @@ pub fn hub_yaml(creds: &Creds, connectors: &[&str], opts: &HubOpts) -> String {
         opts.max_conn_total,
         opts.shutdown_grace_ms,
         creds.jwks_path().display(),
+        opts.security_yaml,
+        opts.extra_yaml,
     ));
     yaml
 }
 
 pub async fn start_hub(creds: &Creds, connectors: &[&str], opts: HubOpts) -> TestHub {
-    let yaml = hub_yaml(creds, connectors, &opts);
-    let cfg = nowconnect_cloud::config::from_yaml_str(&yaml, &|_| None).expect("hub config");
+    start_hub_yaml(&hub_yaml(creds, connectors, &opts)).await
+}
+
+/// Starts a hub from hand-edited YAML (e.g. [`hub_yaml`] with a listener moved to `[::1]`).
+pub async fn start_hub_yaml(yaml: &str) -> TestHub {
+    let cfg = nowconnect_cloud::config::from_yaml_str(yaml, &|_| None).expect("hub config");
     let telemetry = nowconnect_telemetry::Telemetry::for_tests();
     let hub = Hub::bind(cfg, telemetry.clone()).await.expect("bind hub");
     let addrs = hub.addrs().clone();

@@ -90,6 +90,14 @@ async fn over_max_conn_total_is_refused_and_admitted_ones_keep_working() {
         held.push(s);
     }
     expect_closed_at_once(addr).await;
+    // Counted (before the close) as a refusal by reason and, per SPEC §6.1, a session error.
+    let text = stack.hub.telemetry.metrics_text();
+    for series in [
+        "nowconnect_listener_refused_total{connector=\"echo\",reason=\"max_conn_total\"} 1\n",
+        "nowconnect_listener_errors_total{connector=\"echo\",type=\"session\"} 1\n",
+    ] {
+        assert!(text.contains(series), "{series}{text}");
+    }
     for s in &mut held {
         s.write_all(b"still here").await.unwrap();
         let mut b = [0u8; 10];

@@ -314,6 +314,18 @@ async fn alert_series_exist_at_zero_right_after_start_up() {
                 &[("connector", c), ("result", result)],
             );
         }
+        for reason in [
+            "cidr_blocked",
+            "max_conn_total",
+            "no_agent",
+            "session_refused",
+            "pdp",
+        ] {
+            zero(
+                "nowconnect_listener_refused_total",
+                &[("connector", c), ("reason", reason)],
+            );
+        }
         for dir in ["c2a", "a2c"] {
             zero(
                 "nowconnect_tcp_bytes_total",
@@ -331,6 +343,14 @@ async fn alert_series_exist_at_zero_right_after_start_up() {
         zero("nowconnect_tcp_active_connections", &one);
         zero("nowconnect_connector_up", &one);
         zero("nowconnect_inbound_queue_size", &one);
+    }
+    for reason in [
+        "unauthorized",
+        "bad_hello",
+        "agent_id_mismatch",
+        "connector_not_granted",
+    ] {
+        zero("nowconnect_tunnel_refused_total", &[("reason", reason)]);
     }
 }
 

@@ -30,6 +30,8 @@ pub enum HubError {
     Auth(#[from] nowconnect_auth::AuthError),
     #[error("serve the tunnel port: {0}")]
     Serve(std::io::Error),
+    #[error("pdp client: {0}")]
+    Pdp(String),
 }
 
 /// State every task of the hub shares.
@@ -48,6 +50,8 @@ pub(crate) struct HubState {
     /// What `/metrics` renders.
     pub(crate) telemetry: Telemetry,
     pub(crate) metrics: HubMetrics,
+    /// The policy decision point, when `pdp.url` is set.
+    pub(crate) pdp: Option<crate::pdp::Pdp>,
 }
 
 /// Where a bound hub listens.
@@ -125,6 +129,7 @@ impl Hub {
             listeners: bound,
         };
         let registry = Arc::new(Registry::default());
+        let pdp = crate::pdp::Pdp::from_config(&cfg).map_err(|e| HubError::Pdp(e.to_string()))?;
         let state = Arc::new(HubState {
             conn_permits: Arc::new(Semaphore::new(cfg.limits.max_conn_total)),
             metrics: HubMetrics::new(&telemetry, &cfg, registry.clone()),
@@ -135,6 +140,7 @@ impl Hub {
             ready: AtomicBool::new(false),
             sessions_stop: CancellationToken::new(),
             tunnels: TaskTracker::new(),
+            pdp,
         });
         Ok(Hub {
             state,

@@ -6,7 +6,11 @@
 //! - [`config`]: `cloud.yaml` + `NOWCONNECT_*` environment → validated [`config::HubConfig`].
 //! - `tunnel`: `GET /tunnel` — JWT check (401 before the upgrade), HELLO, session start.
 //! - `registry`: which agent serves which connector (first wins, next takes over).
-//! - `listener`: accept loops and admission (`max_conn_total`, agent present).
+//! - `listener`: accept loops and admission (CIDR allowlist, `max_conn_total`, agent present,
+//!   PDP).
+//! - `allowlist`: `security.allow_cidrs` matching.
+//! - `pdp`: AuthZEN evaluation per new stream, with its allow cache.
+//! - `scopes`: which HELLO connectors a token grants (`require_connector_scopes`).
 //! - `http`: the axum routers of the tunnel port (`/tunnel`, `/healthz`, `/readyz`,
 //!   `/metrics`) and of the optional separate metrics port.
 //! - `metrics`: every instrument the hub exports (SPEC §6.1), declared in one place.
@@ -14,12 +18,15 @@
 //! Not here: the relay itself (`nowconnect-mux`), frame encodings (`nowconnect-protocol`),
 //! token verification (`nowconnect-auth`).
 
+mod allowlist;
 pub mod config;
 mod http;
 mod hub;
 mod listener;
 mod metrics;
+mod pdp;
 mod registry;
+mod scopes;
 mod tunnel;
 
 pub use hub::{Hub, HubAddrs, HubError, ShutdownReport};

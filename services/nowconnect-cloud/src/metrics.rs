@@ -4,15 +4,19 @@
 //!   durations, active streams, listener errors) come from `nowconnect-stream-metrics`; the
 //!   sessions report them through [`HubMetrics::observer`].
 //! - Hub-only counters: `nowconnect_tcp_connections_total{connector}` (every client connection
-//!   a listener accepted) and `nowconnect_pdp_decisions_total{result,connector}`.
+//!   a listener accepted), `nowconnect_pdp_decisions_total{result,connector}`,
+//!   `nowconnect_listener_refused_total{connector,reason}` (accepted clients turned away before
+//!   any stream, by [`Refusal`]) and `nowconnect_tunnel_refused_total{reason}` (agents turned
+//!   away at the upgrade or the HELLO, by [`TunnelRefusal`]).
 //! - Hub-only gauges, read from the registry at scrape time: `nowconnect_inbound_queue_size`
 //!   and `_limit{connector}`, `nowconnect_agents_connected{agent}`,
 //!   `nowconnect_tunnel_uptime_seconds{agent}`, `nowconnect_connector_up{connector}`.
 //!
 //! `nowconnect_listener_errors_total{type="session"}` counts accepted clients the hub could not
 //! give a stream: over `max_conn_total`, no agent serving the connector, or the session refused
-//! the OPEN (full or closing). `type="write"` is counted by the stream probe; `type="pdp"`
-//! arrives with the PDP. Every counter series an alert reads exists at 0 for every configured
+//! the OPEN (full or closing). `type="write"` is counted by the stream probe; `type="pdp"` counts
+//! every PDP decision that was not a clean allow (deny, or error — even one `fail_open` let
+//! through). A CIDR block is a refusal, not a listener error. Every counter series an alert reads exists at 0 for every configured
 //! connector from start-up. Label values are bounded: connectors are the configured ones,
 //! agents are authenticated agent ids.
 
@@ -29,7 +33,6 @@ use std::sync::{Arc, Mutex};
 
 /// What the policy decision point answered (`nowconnect_pdp_decisions_total{result}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code, reason = "the PDP client arrives with the security work")]
 pub(crate) enum PdpResult {
     Allow,
     Deny,
@@ -48,18 +51,95 @@ impl PdpResult {
     }
 }
 
+/// Why an accepted client was closed before any stream (`nowconnect_listener_refused_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Its address is outside `security.allow_cidrs`.
+    CidrBlocked,
+    /// `limits.max_conn_total` streams were open.
+    MaxConnTotal,
+    /// No agent serves the connector.
+    NoAgent,
+    /// The agent's session refused the OPEN (closing or full).
+    SessionRefused,
+    /// The PDP denied it, or could not answer and `fail_open` is off.
+    Pdp,
+}
+
+impl Refusal {
+    const ALL: [Refusal; 5] = [
+        Self::CidrBlocked,
+        Self::MaxConnTotal,
+        Self::NoAgent,
+        Self::SessionRefused,
+        Self::Pdp,
+    ];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Refusal::CidrBlocked => "cidr_blocked",
+            Refusal::MaxConnTotal => "max_conn_total",
+            Refusal::NoAgent => "no_agent",
+            Refusal::SessionRefused => "session_refused",
+            Refusal::Pdp => "pdp",
+        }
+    }
+
+    /// The `nowconnect_listener_errors_total{type="session"}` share of refusals (SPEC §6.1).
+    fn is_session_error(self) -> bool {
+        matches!(
+            self,
+            Refusal::MaxConnTotal | Refusal::NoAgent | Refusal::SessionRefused
+        )
+    }
+}
+
+/// Why an agent's tunnel was refused (`nowconnect_tunnel_refused_total{reason}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TunnelRefusal {
+    /// The bearer token was missing or invalid (401 before the upgrade).
+    Unauthorized,
+    /// No HELLO, or not a valid one, in time.
+    BadHello,
+    /// HELLO's `agent_id` differs from the token's.
+    AgentIdMismatch,
+    /// `require_connector_scopes` is on and the token does not grant a HELLO connector.
+    ConnectorNotGranted,
+}
+
+impl TunnelRefusal {
+    const ALL: [TunnelRefusal; 4] = [
+        Self::Unauthorized,
+        Self::BadHello,
+        Self::AgentIdMismatch,
+        Self::ConnectorNotGranted,
+    ];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            TunnelRefusal::Unauthorized => "unauthorized",
+            TunnelRefusal::BadHello => "bad_hello",
+            TunnelRefusal::AgentIdMismatch => "agent_id_mismatch",
+            TunnelRefusal::ConnectorNotGranted => "connector_not_granted",
+        }
+    }
+}
+
 /// The hub's instrument handles; cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct HubMetrics {
     streams: StreamMetrics,
     connections: Counter<u64>,
     pdp: Counter<u64>,
+    refused: Counter<u64>,
+    tunnel_refused: Counter<u64>,
 }
 
 /// What one listener's accept loop records, with its labels bound once.
 #[derive(Debug)]
 pub(crate) struct ListenerMetrics {
-    connections: Counter<u64>,
+    hub: HubMetrics,
+    connector_name: String,
     connector: [KeyValue; 1],
     session_error: BoundListenerError,
 }
@@ -67,12 +147,26 @@ pub(crate) struct ListenerMetrics {
 impl ListenerMetrics {
     /// A client connection was accepted.
     pub(crate) fn accepted(&self) {
-        self.connections.add(1, &self.connector);
+        self.hub.connections.add(1, &self.connector);
     }
 
-    /// No stream could be started for an accepted client.
-    pub(crate) fn session_error(&self) {
-        self.session_error.add();
+    /// An accepted client was closed before any stream started.
+    pub(crate) fn refused(&self, why: Refusal) {
+        self.hub.refused.add(
+            1,
+            &[
+                self.connector[0].clone(),
+                KeyValue::new("reason", why.as_str()),
+            ],
+        );
+        if why.is_session_error() {
+            self.session_error.add();
+        }
+    }
+
+    /// Counts one PDP decision for a new stream of this listener's connector.
+    pub(crate) fn pdp_decision(&self, result: PdpResult) {
+        self.hub.pdp_decision(&self.connector_name, result);
     }
 }
 
@@ -93,6 +187,22 @@ impl HubMetrics {
             .with_unit("{decision}")
             .with_description("Policy decisions on new streams, by result (allow, deny, error)")
             .build();
+        let refused = meter
+            .u64_counter("nowconnect.listener.refused")
+            .with_unit("{connection}")
+            .with_description(
+                "Accepted client connections closed before any stream, by reason \
+                 (cidr_blocked, max_conn_total, no_agent, session_refused, pdp)",
+            )
+            .build();
+        let tunnel_refused = meter
+            .u64_counter("nowconnect.tunnel.refused")
+            .with_unit("{tunnel}")
+            .with_description(
+                "Agent tunnels refused at the upgrade or the HELLO, by reason \
+                 (unauthorized, bad_hello, agent_id_mismatch, connector_not_granted)",
+            )
+            .build();
         streams.zero_init_all();
         for c in connectors.iter() {
             let connector = KeyValue::new("connector", connectors.label(c));
@@ -103,12 +213,23 @@ impl HubMetrics {
                     &[KeyValue::new("result", result.as_str()), connector.clone()],
                 );
             }
+            for why in Refusal::ALL {
+                refused.add(
+                    0,
+                    &[connector.clone(), KeyValue::new("reason", why.as_str())],
+                );
+            }
+        }
+        for why in TunnelRefusal::ALL {
+            tunnel_refused.add(0, &[KeyValue::new("reason", why.as_str())]);
         }
         register_gauges(&meter, &connectors, cfg, registry);
         HubMetrics {
             streams,
             connections,
             pdp,
+            refused,
+            tunnel_refused,
         }
     }
 
@@ -121,7 +242,8 @@ impl HubMetrics {
     pub(crate) fn listener(&self, connector: &str) -> ListenerMetrics {
         let label = self.streams.connectors().label(connector);
         ListenerMetrics {
-            connections: self.connections.clone(),
+            hub: self.clone(),
+            connector_name: connector.to_owned(),
             connector: [KeyValue::new("connector", label)],
             session_error: self
                 .streams
@@ -130,8 +252,14 @@ impl HubMetrics {
         }
     }
 
-    /// Counts one PDP answer for a stream of `connector`.
-    #[allow(dead_code, reason = "the PDP client arrives with the security work")]
+    /// Counts one agent tunnel refused at the upgrade or the HELLO.
+    pub(crate) fn tunnel_refused(&self, why: TunnelRefusal) {
+        self.tunnel_refused
+            .add(1, &[KeyValue::new("reason", why.as_str())]);
+    }
+
+    /// Counts one PDP decision for a stream of `connector`; anything but an allow is also a
+    /// `pdp` listener error.
     pub(crate) fn pdp_decision(&self, connector: &str, result: PdpResult) {
         let label = self.streams.connectors().label(connector);
         self.pdp.add(

@@ -1,6 +1,7 @@
 //! `GET /tunnel`: authenticate, upgrade, HELLO, then run the agent's session until it ends.
 
 use crate::hub::HubState;
+use crate::metrics::TunnelRefusal;
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -32,6 +33,7 @@ pub(crate) async fn upgrade(State(state): State<Arc<HubState>>, mut req: Request
         Ok(claims) => claims,
         Err(e) => {
             tracing::warn!(event = "agent_auth_failed", reason = e.reason(), error = %e);
+            state.metrics.tunnel_refused(TunnelRefusal::Unauthorized);
             let body = Json(serde_json::json!({"error": "unauthorized", "reason": e.reason()}));
             return (StatusCode::UNAUTHORIZED, body).into_response();
         }
@@ -92,15 +94,29 @@ where
 {
     let hello = match read_hello(&mut ws).await {
         Ok(hello) => hello,
-        Err(reason) => return refuse(ws, &claims.agent_id, reason).await,
+        Err(reason) => {
+            let why = TunnelRefusal::BadHello;
+            return refuse(&state, ws, &claims.agent_id, why, reason.into()).await;
+        }
     };
     if hello.agent_id != claims.agent_id {
-        return refuse(
-            ws,
-            &claims.agent_id,
-            "HELLO agent_id does not match the token",
-        )
-        .await;
+        let reason = "HELLO agent_id does not match the token".into();
+        let why = TunnelRefusal::AgentIdMismatch;
+        return refuse(&state, ws, &claims.agent_id, why, reason).await;
+    }
+    if state.cfg.security.require_connector_scopes
+        && let Some(denied) = crate::scopes::first_not_granted(&hello.connectors, &claims.scopes)
+    {
+        tracing::warn!(
+            event = "connector_not_granted",
+            agent_id = %claims.agent_id,
+            connector = denied,
+            announced = ?hello.connectors,
+            granted = ?claims.scopes,
+        );
+        let reason = crate::scopes::close_reason(denied);
+        let why = TunnelRefusal::ConnectorNotGranted;
+        return refuse(&state, ws, &claims.agent_id, why, reason).await;
     }
     let cfg = &state.cfg;
     let hub_v2 = cfg.tunnel.v2.then(|| HubV2 {
@@ -174,11 +190,18 @@ where
     }
 }
 
-async fn refuse<S>(mut ws: WebSocketStream<S>, agent_id: &str, reason: &'static str)
-where
+/// Closes the handshake with 1008 and `reason` (at most 123 bytes: a close frame's limit).
+async fn refuse<S>(
+    state: &HubState,
+    mut ws: WebSocketStream<S>,
+    agent_id: &str,
+    why: TunnelRefusal,
+    reason: String,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    tracing::warn!(event = "hello_rejected", agent_id, reason);
+    tracing::warn!(event = "hello_rejected", agent_id, cause = why.as_str(), reason = %reason);
+    state.metrics.tunnel_refused(why);
     let frame = CloseFrame {
         code: CloseCode::Policy,
         reason: reason.into(),

@@ -26,6 +26,7 @@ use std::path::Path;
 use nowconnect_config::{Env, parse_yaml, read_yaml};
 
 pub use nowconnect_config::{ConfigError, EXIT_CONFIG, LogFormat};
+pub(crate) use security::Cidr;
 pub use types::{
     HubConfig, LimitsConfig, ListenerConfig, ObservabilityConfig, PdpConfig, SecurityConfig,
     TunnelConfig,

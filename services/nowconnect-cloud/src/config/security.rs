@@ -88,9 +88,9 @@ fn jwks_ok(jwks: &str) -> bool {
 ///
 /// Host bits below the prefix are tolerated (`10.1.2.3/8` means `10.0.0.0/8`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Cidr {
-    pub(super) addr: IpAddr,
-    pub(super) prefix: u8,
+pub(crate) struct Cidr {
+    pub(crate) addr: IpAddr,
+    pub(crate) prefix: u8,
 }
 
 impl std::str::FromStr for Cidr {
