@@ -10,9 +10,10 @@ DEPS=(
   "slapd slapd"
   "ldapsearch ldap-utils"
   "promtool prometheus"
+  "tinyproxy tinyproxy"
 )
 # Packages that ship a system service the tests must not share the machine with.
-SERVICES=(slapd prometheus)
+SERVICES=(slapd prometheus tinyproxy)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

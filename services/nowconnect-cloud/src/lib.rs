@@ -7,6 +7,8 @@
 //! - `tunnel`: `GET /tunnel` — JWT check (401 before the upgrade), HELLO, session start.
 //! - `registry`: which agent serves which connector (first wins, next takes over).
 //! - `listener`: accept loops and admission (`max_conn_total`, agent present).
+//! - `serve`: plain HTTP or TLS (`wss://`, `tunnel.tls_cert_file`) on the tunnel port.
+//! - `jwks_retry`: keeps fetching a JWKS URL that was down at start-up, with backoff.
 //! - `http`: the axum routers of the tunnel port (`/tunnel`, `/healthz`, `/readyz`,
 //!   `/metrics`) and of the optional separate metrics port.
 //! - `metrics`: every instrument the hub exports (SPEC §6.1), declared in one place.
@@ -17,9 +19,11 @@
 pub mod config;
 mod http;
 mod hub;
+mod jwks_retry;
 mod listener;
 mod metrics;
 mod registry;
+mod serve;
 mod tunnel;
 
 pub use hub::{Hub, HubAddrs, HubError, ShutdownReport};

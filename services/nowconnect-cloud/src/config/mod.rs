@@ -28,7 +28,7 @@ use nowconnect_config::{Env, parse_yaml, read_yaml};
 pub use nowconnect_config::{ConfigError, EXIT_CONFIG, LogFormat};
 pub use types::{
     HubConfig, LimitsConfig, ListenerConfig, ObservabilityConfig, PdpConfig, SecurityConfig,
-    TunnelConfig,
+    TlsFiles, TunnelConfig,
 };
 
 /// Name used in errors for YAML that did not come from a file.
