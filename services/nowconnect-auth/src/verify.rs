@@ -56,7 +56,8 @@ impl Verifier {
     /// reason when it is unreadable, invalid or has no usable key.
     pub async fn new(source: JwksSource, cfg: VerifierConfig) -> Result<Self, AuthError> {
         let verifier = Self::unloaded(source, cfg, None)?;
-        verifier.refresh().await?;
+        // The initial load does not count against the refresh rate limit.
+        verifier.reload().await?;
         Ok(verifier)
     }
 
@@ -72,7 +73,7 @@ impl Verifier {
         ca_bundle: Option<&Path>,
     ) -> Result<Self, AuthError> {
         let verifier = Self::unloaded(source, cfg, ca_bundle)?;
-        match (verifier.refresh().await, &verifier.shared.source) {
+        match (verifier.reload().await, &verifier.shared.source) {
             (Ok(_), _) => Ok(verifier),
             (Err(e), JwksSource::File(_)) => Err(e),
             (Err(_), JwksSource::Url(_)) => Ok(verifier),
