@@ -135,8 +135,12 @@ pub fn hub_yaml(creds: &Creds, connectors: &[&str], opts: &HubOpts) -> String {
 }
 
 pub async fn start_hub(creds: &Creds, connectors: &[&str], opts: HubOpts) -> TestHub {
-    let yaml = hub_yaml(creds, connectors, &opts);
-    let cfg = nowconnect_cloud::config::from_yaml_str(&yaml, &|_| None).expect("hub config");
+    start_hub_yaml(&hub_yaml(creds, connectors, &opts)).await
+}
+
+/// A hub from complete `cloud.yaml` text (e.g. [`hub_yaml`] with TLS or JWKS keys added).
+pub async fn start_hub_yaml(yaml: &str) -> TestHub {
+    let cfg = nowconnect_cloud::config::from_yaml_str(yaml, &|_| None).expect("hub config");
     let telemetry = nowconnect_telemetry::Telemetry::for_tests();
     let hub = Hub::bind(cfg, telemetry.clone()).await.expect("bind hub");
     let addrs = hub.addrs().clone();
