@@ -1,0 +1,185 @@
+//! The hub serving `wss://` itself (test CA via `tunnel.tls_cert_file`), the agent verifying it
+//! with `NC_CA_BUNDLE`, a wrong CA refused, and the agent going through a real HTTP CONNECT
+//! proxy (tinyproxy with Basic auth), or around it when `NO_PROXY` matches the hub.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use nowconnect_e2e::creds::Creds;
+use nowconnect_e2e::stack::{
+    AgentOpts, HubOpts, TestAgent, TestHub, agent_env, hub_yaml, start_agent_with_env,
+    start_hub_yaml,
+};
+use nowconnect_e2e::tinyproxy::Tinyproxy;
+use nowconnect_e2e::tls::TestCa;
+use nowconnect_e2e::{targets, wait};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// A hub with an `echo` listener serving TLS on its tunnel port with a `localhost` certificate.
+async fn tls_hub(creds: &Creds, ca: &TestCa) -> TestHub {
+    let cert = ca.issue("hub", &["localhost", "127.0.0.1"]);
+    let yaml = hub_yaml(creds, &["echo"], &HubOpts::default()).replace(
+        "tunnel:\n",
+        &format!(
+            "tunnel:\n  tls_cert_file: \"{}\"\n  tls_key_file: \"{}\"\n",
+            cert.cert.display(),
+            cert.key.display()
+        ),
+    );
+    start_hub_yaml(&yaml).await
+}
+
+fn wss_url(hub: &TestHub) -> String {
+    format!("wss://localhost:{}/tunnel", hub.addrs.tunnel.port())
+}
+
+/// The agent's environment for `hub` over `wss://`, trusting `ca`, plus `extra`.
+async fn agent(
+    creds: &Creds,
+    hub: &TestHub,
+    ca: &std::path::Path,
+    extra: &[(&str, String)],
+) -> TestAgent {
+    let echo = targets::echo_server().await;
+    let token_file = creds.token_file("agent-tls", &creds.token("agent-tls"));
+    let mut env: HashMap<String, String> = agent_env(
+        &wss_url(hub),
+        "agent-tls",
+        &token_file,
+        &[("echo", echo)],
+        &AgentOpts::default(),
+    );
+    env.insert("NC_CA_BUNDLE".into(), ca.display().to_string());
+    for (k, v) in extra {
+        env.insert((*k).into(), v.clone());
+    }
+    start_agent_with_env(env).await
+}
+
+/// The value of `nowconnect_tunnel_reconnects_total{reason=…}` in an agent's metrics.
+fn reconnects(agent: &TestAgent, reason: &str) -> f64 {
+    let (_, body) = agent.telemetry.render();
+    body.lines()
+        .filter(|l| l.starts_with("nowconnect_tunnel_reconnects_total{"))
+        .filter(|l| l.contains(&format!("reason=\"{reason}\"")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_dials_wss_with_the_ca_bundle_and_probes_are_https() {
+    let (creds, ca) = (Creds::new(), TestCa::new("hub"));
+    let hub = tls_hub(&creds, &ca).await;
+    let agent = agent(&creds, &hub, &ca.ca_path(), &[]).await;
+    agent.wait_ready().await;
+    wait::wait_routable(hub.listener("echo"), Duration::from_secs(10)).await;
+
+    // The tunnel port's probes are HTTPS now; plain HTTP gets no answer.
+    let tls = nowconnect_auth::tls::client_config(Some(&ca.ca_path())).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .unwrap();
+    let port = hub.addrs.tunnel.port();
+    let res = client
+        .get(format!("https://localhost:{port}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let metrics = client
+        .get(format!("https://localhost:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert!(metrics.text().await.unwrap().contains("nowconnect_"));
+    assert!(
+        reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_with_the_wrong_ca_is_refused_with_a_tls_error() {
+    let (creds, ca, wrong) = (Creds::new(), TestCa::new("hub"), TestCa::new("wrong"));
+    let hub = tls_hub(&creds, &ca).await;
+    let agent = agent(&creds, &hub, &wrong.ca_path(), &[]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while reconnects(&agent, "tls_failed") < 2.0 {
+        assert!(tokio::time::Instant::now() < deadline, "no tls_failed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Never connected: nothing routes to the echo connector.
+    let health = tokio::net::TcpStream::connect(agent.health).await;
+    let mut answer = String::new();
+    if let Ok(mut s) = health {
+        use tokio::io::AsyncReadExt;
+        let _ = s.read_to_string(&mut answer).await;
+    }
+    assert_eq!(answer.trim(), "OK", "agent must not be READY");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_goes_through_an_http_connect_proxy_with_basic_auth() {
+    let (creds, ca) = (Creds::new(), TestCa::new("hub"));
+    let proxy = Tinyproxy::start().await;
+    let hub = tls_hub(&creds, &ca).await;
+    let agent = agent(
+        &creds,
+        &hub,
+        &ca.ca_path(),
+        &[
+            ("NC_TRUST_ENV", "true".into()),
+            ("HTTPS_PROXY", proxy.url_with_auth()),
+            ("NO_PROXY", "example.com,.internal".into()),
+        ],
+    )
+    .await;
+    agent.wait_ready().await;
+    wait::wait_routable(hub.listener("echo"), Duration::from_secs(10)).await;
+    let log = proxy.log();
+    let connect = format!("CONNECT localhost:{} HTTP/1.1", hub.addrs.tunnel.port());
+    assert!(log.contains(&connect), "proxy log lacks {connect:?}:\n{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_proxy_credentials_are_a_clear_refusal() {
+    let (creds, ca) = (Creds::new(), TestCa::new("hub"));
+    let proxy = Tinyproxy::start().await;
+    let hub = tls_hub(&creds, &ca).await;
+    let url = format!("http://agent:wrong@{}", proxy.addr);
+    let agent = agent(
+        &creds,
+        &hub,
+        &ca.ca_path(),
+        &[("NC_TRUST_ENV", "true".into()), ("HTTPS_PROXY", url)],
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while reconnects(&agent, "proxy_refused") < 1.0 {
+        assert!(tokio::time::Instant::now() < deadline, "no proxy_refused");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_proxy_matching_the_hub_bypasses_the_proxy() {
+    let (creds, ca) = (Creds::new(), TestCa::new("hub"));
+    // Nothing listens on the proxy address: if the agent used it, it could never connect.
+    let dead_proxy = targets::closed_port().await;
+    let hub = tls_hub(&creds, &ca).await;
+    let agent = agent(
+        &creds,
+        &hub,
+        &ca.ca_path(),
+        &[
+            ("NC_TRUST_ENV", "true".into()),
+            ("HTTPS_PROXY", format!("http://{dead_proxy}")),
+            ("NO_PROXY", "example.com, LOCALHOST".into()),
+        ],
+    )
+    .await;
+    agent.wait_ready().await;
+    wait::wait_routable(hub.listener("echo"), Duration::from_secs(10)).await;
+    assert_eq!(reconnects(&agent, "proxy_failed"), 0.0);
+}
