@@ -22,11 +22,15 @@ pub struct Tinyproxy {
 
 impl Tinyproxy {
     pub async fn start() -> Tinyproxy {
-        let program = ["/usr/bin/tinyproxy", "/usr/sbin/tinyproxy", "/usr/local/bin/tinyproxy"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file())
-            .expect("tinyproxy not found: run scripts/install-deps.sh");
+        let program = [
+            "/usr/bin/tinyproxy",
+            "/usr/sbin/tinyproxy",
+            "/usr/local/bin/tinyproxy",
+        ]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file())
+        .expect("tinyproxy not found: run scripts/install-deps.sh");
         let dir = tempfile::tempdir().expect("tempdir");
         let addr = crate::targets::closed_port().await;
         let log = dir.path().join("tinyproxy.log");

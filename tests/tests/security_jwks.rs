@@ -35,7 +35,10 @@ async fn upgrade(hub: &TestHub, token: &str) -> (u16, String) {
     match tokio_tungstenite::connect_async(req).await {
         Ok((_, res)) => (res.status().as_u16(), String::new()),
         Err(WsError::Http(res)) => {
-            let body = res.body().as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
+            let body = res
+                .body()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned());
             (res.status().as_u16(), body.unwrap_or_default())
         }
         Err(e) => panic!("unexpected error: {e}"),
@@ -72,12 +75,20 @@ async fn https_jwks_rotates_without_restart_and_survives_the_endpoint_going_down
     let server = JwksServer::start(&ca, jwks(&[&k1])).await;
     let hub = hub_with_jwks(&server.url(), &ca).await;
 
-    assert_eq!(upgrade(&hub, &token(&k1, "a1")).await.0, 101, "published key");
+    assert_eq!(
+        upgrade(&hub, &token(&k1, "a1")).await.0,
+        101,
+        "published key"
+    );
 
     // Rotation: the IdP publishes a new kid; a token signed with it is accepted without a
     // restart (the unknown kid triggers one re-fetch over HTTPS).
     server.set(jwks(&[&k1, &k2]));
-    assert_eq!(upgrade(&hub, &token(&k2, "a2")).await.0, 101, "rotated-in key");
+    assert_eq!(
+        upgrade(&hub, &token(&k2, "a2")).await.0,
+        101,
+        "rotated-in key"
+    );
 
     // A kid the JWKS does not hold is still refused.
     let (status, body) = upgrade(&hub, &token(&never_published, "a3")).await;
@@ -92,7 +103,11 @@ async fn https_jwks_rotates_without_restart_and_survives_the_endpoint_going_down
     let (status, _) = upgrade(&hub, &token(&never_published, "a6")).await;
     assert_eq!(status, 401);
     assert_eq!(get(&hub, "/healthz").await.0, 200);
-    assert_eq!(get(&hub, "/readyz").await.0, 200, "JWKS loaded, no connectors");
+    assert_eq!(
+        get(&hub, "/readyz").await.0,
+        200,
+        "JWKS loaded, no connectors"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -88,7 +88,12 @@ async fn agent_rotates_before_expiry_and_drains_the_old_tunnel() {
     wait::wait_routable(listener, Duration::from_secs(5)).await;
     echo_round(&mut long_lived, b"after rotation").await;
     // No other kind of reconnect happened: the tunnel never dropped.
-    for reason in ["connect_failed", "unauthorized", "ws_broken", "ping_timeout"] {
+    for reason in [
+        "connect_failed",
+        "unauthorized",
+        "ws_broken",
+        "ping_timeout",
+    ] {
         assert_eq!(reconnects(&agent, reason), 0.0, "{reason}");
     }
     // Once the old connection ends, the old tunnel closes; the connector stays served.

@@ -139,7 +139,10 @@ async fn agent_goes_through_an_http_connect_proxy_with_basic_auth() {
     wait::wait_routable(hub.listener("echo"), Duration::from_secs(10)).await;
     let log = proxy.log();
     let connect = format!("CONNECT localhost:{} HTTP/1.1", hub.addrs.tunnel.port());
-    assert!(log.contains(&connect), "proxy log lacks {connect:?}:\n{log}");
+    assert!(
+        log.contains(&connect),
+        "proxy log lacks {connect:?}:\n{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,4 +185,46 @@ async fn no_proxy_matching_the_hub_bypasses_the_proxy() {
     agent.wait_ready().await;
     wait::wait_routable(hub.listener("echo"), Duration::from_secs(10)).await;
     assert_eq!(reconnects(&agent, "proxy_failed"), 0.0);
+}
+
+#[test]
+fn unreadable_or_invalid_tls_files_stop_the_hub_with_one_line_and_exit_64() {
+    let (creds, ca) = (Creds::new(), TestCa::new("hub"));
+    let cert = ca.issue("hub", &["localhost"]);
+    let garbage = ca.dir().join("garbage.pem");
+    std::fs::write(&garbage, "not a certificate\n").unwrap();
+    let other_key = ca.issue("other", &["localhost"]).key;
+    let cases = [
+        (
+            ca.dir().join("missing.pem"),
+            cert.key.clone(),
+            "missing.pem",
+        ),
+        (garbage.clone(), cert.key.clone(), "no CERTIFICATE block"),
+        (cert.cert.clone(), garbage, "no usable PRIVATE KEY block"),
+        (cert.cert.clone(), other_key, "certificate and key"),
+    ];
+    for (cert_file, key_file, want) in cases {
+        let yaml = hub_yaml(&creds, &[], &HubOpts::default());
+        let path = ca.dir().join("cloud.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        let env = HashMap::from([
+            (
+                "NOWCONNECT_TLS_CERT_FILE".to_owned(),
+                cert_file.display().to_string(),
+            ),
+            (
+                "NOWCONNECT_TLS_KEY_FILE".to_owned(),
+                key_file.display().to_string(),
+            ),
+        ]);
+        let (code, _, stderr) = nowconnect_e2e::procs::run(
+            "nowconnect-cloud",
+            &["--config", path.to_str().unwrap()],
+            &env,
+        );
+        assert_eq!(code, 64, "{want}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(want), "{want}: {stderr}");
+    }
 }

@@ -42,7 +42,10 @@ pub fn provider() -> Arc<CryptoProvider> {
 }
 
 /// Every certificate in a PEM file (at least one).
-pub fn load_certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub fn load_certs(
+    what: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let fail = |reason: String| TlsError::Pem {
         what,
         path: path.to_owned(),
@@ -79,7 +82,10 @@ pub fn client_config(extra_ca: Option<&Path>) -> Result<ClientConfig, TlsError> 
     let mut roots = RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     if !native.errors.is_empty() {
-        tracing::debug!(event = "tls_system_roots_partial", errors = native.errors.len());
+        tracing::debug!(
+            event = "tls_system_roots_partial",
+            errors = native.errors.len()
+        );
     }
     let (_added, _ignored) = roots.add_parsable_certificates(native.certs);
     if let Some(path) = extra_ca {
@@ -121,14 +127,24 @@ mod tests {
     fn missing_and_garbage_files_are_one_clear_line() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let missing = dir.path().join("nope.pem");
-        let e = load_certs("CA bundle", &missing).err().map(|e| e.to_string());
+        let e = load_certs("CA bundle", &missing)
+            .err()
+            .map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.starts_with("CA bundle ") && e.contains("nope.pem")));
         let garbage = dir.path().join("garbage.pem");
         std::fs::write(&garbage, "hello\n").unwrap_or_else(|e| panic!("{e}"));
-        let e = load_certs("TLS certificate", &garbage).err().map(|e| e.to_string());
-        assert!(e.is_some_and(|e| e.contains("no CERTIFICATE block")), "certs");
+        let e = load_certs("TLS certificate", &garbage)
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            e.is_some_and(|e| e.contains("no CERTIFICATE block")),
+            "certs"
+        );
         let e = load_key(&garbage).err().map(|e| e.to_string());
-        assert!(e.is_some_and(|e| e.contains("no usable PRIVATE KEY")), "key");
+        assert!(
+            e.is_some_and(|e| e.contains("no usable PRIVATE KEY")),
+            "key"
+        );
         assert!(server_config(&garbage, &garbage).is_err());
     }
 

@@ -197,7 +197,12 @@ impl Hub {
         );
         // The separate metrics port stays plain HTTP: it is for an internal scraper.
         let metrics_server = metrics.map(|socket| {
-            serve::spawn(socket, http::metrics_router(state.clone()), None, &http_stop)
+            serve::spawn(
+                socket,
+                http::metrics_router(state.clone()),
+                None,
+                &http_stop,
+            )
         });
         state.ready.store(true, Ordering::SeqCst);
         tracing::info!(

@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use nowconnect_auth::keys::{self, KeyAlg, TokenRequest};
-use nowconnect_cloud::{Hub, HubError};
 use nowconnect_cloud::config::{self, EXIT_CONFIG, LogFormat};
+use nowconnect_cloud::{Hub, HubError};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;

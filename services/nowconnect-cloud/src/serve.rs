@@ -71,7 +71,13 @@ async fn https(
             }
         };
         let _ = tcp.set_nodelay(true);
-        conns.spawn(connection(tcp, peer, acceptor.clone(), app.clone(), stop.clone()));
+        conns.spawn(connection(
+            tcp,
+            peer,
+            acceptor.clone(),
+            app.clone(),
+            stop.clone(),
+        ));
     }
     conns.close();
     let _ = tokio::time::timeout(TLS_DRAIN, conns.wait()).await;

@@ -3,10 +3,10 @@
 use crate::backoff::{Backoff, STABLE_AFTER};
 use crate::config::AgentConfig;
 use crate::connect::connect;
-use crate::tunnel::Kit;
 use crate::dialer::TargetDialer;
 use crate::metrics::AgentMetrics;
 use crate::queue_metrics::QueueGauges;
+use crate::tunnel::Kit;
 use crate::{admin, health};
 use nowconnect_mux::Observer;
 use nowconnect_mux::{Role, SessionConfig};

@@ -2,10 +2,10 @@
 //! `wss://`, see `transport`), upgrade with `Authorization: Bearer`, HELLO, HELLO_ACK.
 
 use crate::config::AgentConfig;
+use crate::transport::{self, HubAddr, Io, TransportError};
 use futures_util::{SinkExt, StreamExt};
 use nowconnect_protocol::hello::{self, Hello, Negotiated};
 use nowconnect_protocol::v1;
-use crate::transport::{self, HubAddr, Io, TransportError};
 use std::time::Duration;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -81,7 +81,8 @@ pub(crate) async fn connect(cfg: &AgentConfig) -> Result<Connected, ConnectError
             reason: "not a valid header value".into(),
         })?;
     request.headers_mut().insert("authorization", bearer);
-    let hub = HubAddr::from_url(&url).ok_or_else(|| transport("not a ws:// or wss:// URL".into()))?;
+    let hub =
+        HubAddr::from_url(&url).ok_or_else(|| transport("not a ws:// or wss:// URL".into()))?;
     let stream_err = |via_proxy: bool| {
         let url = url.clone();
         move |source| ConnectError::Stream {

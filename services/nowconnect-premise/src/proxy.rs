@@ -30,7 +30,10 @@ impl std::fmt::Debug for ProxyUrl {
             .field("tls", &self.tls)
             .field("host", &self.host)
             .field("port", &self.port)
-            .field("credentials", &self.credentials.as_ref().map(|_| "<redacted>"))
+            .field(
+                "credentials",
+                &self.credentials.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -109,7 +112,10 @@ fn percent_decode(s: &str) -> String {
 
 /// Whether `host:port` is exempted from the proxy by `no_proxy`.
 pub(crate) fn bypass(no_proxy: Option<&str>, host: &str, port: u16) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
     no_proxy.unwrap_or_default().split(',').any(|entry| {
         let entry = entry.trim().to_ascii_lowercase();
         if entry.is_empty() {
@@ -200,8 +206,12 @@ mod tests {
 
     #[test]
     fn parses_proxy_urls_and_hides_credentials() {
-        let p = ProxyUrl::parse("http://us%40er:p%3Ass@proxy.corp:3128/").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((p.tls, p.host.as_str(), p.port), (false, "proxy.corp", 3128));
+        let p = ProxyUrl::parse("http://us%40er:p%3Ass@proxy.corp:3128/")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (p.tls, p.host.as_str(), p.port),
+            (false, "proxy.corp", 3128)
+        );
         assert_eq!(p.credentials.as_deref(), Some("us@er:p:ss"));
         assert!(!format!("{p:?}").contains("p:ss"));
         let p = ProxyUrl::parse("HTTPS://[::1]").unwrap_or_else(|e| panic!("{e}"));
@@ -231,7 +241,10 @@ mod tests {
 
     #[test]
     fn status_lines() {
-        assert_eq!(status_code(b"HTTP/1.1 200 Connection established\r\n\r\n"), Some(200));
+        assert_eq!(
+            status_code(b"HTTP/1.1 200 Connection established\r\n\r\n"),
+            Some(200)
+        );
         assert_eq!(status_code(b"HTTP/1.0 407 Proxy Auth\r\n\r\n"), Some(407));
         assert_eq!(status_code(b"SSH-2.0\r\n\r\n"), None);
     }
@@ -244,14 +257,17 @@ mod tests {
             let mut buf = vec![0u8; 1024];
             let n = server.read(&mut buf).await.unwrap_or(0);
             let req = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let _ = server
-                .write_all(b"HTTP/1.1 200 OK\r\n\r\nTUNNELLED")
-                .await;
+            let _ = server.write_all(b"HTTP/1.1 200 OK\r\n\r\nTUNNELLED").await;
             req
         });
-        connect(&mut client, &proxy, "hub", 443).await.unwrap_or_else(|e| panic!("{e}"));
+        connect(&mut client, &proxy, "hub", 443)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let mut rest = [0u8; 9];
-        client.read_exact(&mut rest).await.unwrap_or_else(|e| panic!("{e}"));
+        client
+            .read_exact(&mut rest)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(&rest, b"TUNNELLED");
         let req = peer.await.unwrap_or_default();
         assert!(req.starts_with("CONNECT hub:443 HTTP/1.1\r\n"), "{req}");

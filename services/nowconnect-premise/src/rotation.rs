@@ -40,7 +40,10 @@ pub(crate) fn renew_delay(exp: u64, now: u64) -> Duration {
     let left = Duration::from_secs(exp.saturating_sub(now));
     let at_share = left * RENEW_AT_PERCENT / 100;
     let before_margin = left.saturating_sub(MAX_MARGIN);
-    at_share.max(before_margin).max(MIN_DELAY).min(left.max(MIN_DELAY))
+    at_share
+        .max(before_margin)
+        .max(MIN_DELAY)
+        .min(left.max(MIN_DELAY))
 }
 
 /// When the token file still holds no newer token: look again after half the time left,
@@ -59,7 +62,10 @@ mod tests {
 
     #[test]
     fn reads_exp_without_verifying() {
-        assert_eq!(token_exp(&token(r#"{"exp":1700000000}"#)), Some(1_700_000_000));
+        assert_eq!(
+            token_exp(&token(r#"{"exp":1700000000}"#)),
+            Some(1_700_000_000)
+        );
         assert_eq!(token_exp(&token(r#"{"sub":"x"}"#)), None);
         assert_eq!(token_exp("garbage"), None);
         assert_eq!(token_exp(&token("not json")), None);

@@ -96,7 +96,9 @@ pub(crate) async fn open(
 ) -> Result<Box<dyn Io>, TransportError> {
     let tls = if hub.tls || via.is_some_and(|p| p.tls) {
         let ca = cfg.proxy.ca_bundle.as_deref();
-        Some(TlsConnector::from(Arc::new(nowconnect_auth::tls::client_config(ca)?)))
+        Some(TlsConnector::from(Arc::new(
+            nowconnect_auth::tls::client_config(ca)?,
+        )))
     } else {
         None
     };
@@ -152,7 +154,10 @@ mod tests {
     #[test]
     fn hub_addresses_from_urls() {
         let h = HubAddr::from_url("wss://hub.example.com/tunnel").unwrap_or_else(|| panic!());
-        assert_eq!((h.host.as_str(), h.port, h.tls), ("hub.example.com", 443, true));
+        assert_eq!(
+            (h.host.as_str(), h.port, h.tls),
+            ("hub.example.com", 443, true)
+        );
         let h = HubAddr::from_url("ws://127.0.0.1:8765/tunnel").unwrap_or_else(|| panic!());
         assert_eq!((h.host.as_str(), h.port, h.tls), ("127.0.0.1", 8765, false));
         let h = HubAddr::from_url("WSS://[::1]:9/t").unwrap_or_else(|| panic!());

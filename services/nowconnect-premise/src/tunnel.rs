@@ -75,7 +75,9 @@ impl Kit<'_> {
     /// (`Some(end)`) or shutdown drained it (`None`).
     pub(crate) async fn serve(&self, connected: Connected) -> Option<SessionEnd> {
         let mut live = self.start(connected);
-        let mut renew_at = live.token_exp.map(|exp| Instant::now() + renew_delay(exp, now()));
+        let mut renew_at = live
+            .token_exp
+            .map(|exp| Instant::now() + renew_delay(exp, now()));
         loop {
             let renew = async {
                 match renew_at {
@@ -108,9 +110,14 @@ impl Kit<'_> {
                         agent_id = %self.cfg.tunnel.agent_id,
                         draining_streams = old.handle.stream_count(),
                     );
-                    self.retiring
-                        .spawn(retire(old, self.cfg.limits.shutdown_grace, self.shutdown.clone()));
-                    renew_at = live.token_exp.map(|exp| Instant::now() + renew_delay(exp, now()));
+                    self.retiring.spawn(retire(
+                        old,
+                        self.cfg.limits.shutdown_grace,
+                        self.shutdown.clone(),
+                    ));
+                    renew_at = live
+                        .token_exp
+                        .map(|exp| Instant::now() + renew_delay(exp, now()));
                 }
                 Rotation::Later => {
                     renew_at = Some(Instant::now() + recheck_delay(current_exp, now()));

@@ -9,8 +9,7 @@ use super::env::*;
 use super::raw::{RawHub, RawLimits, RawObservability, RawPdp, RawTunnel};
 use super::{
     ConfigError, HubConfig, LimitsConfig, ObservabilityConfig, PdpConfig, TlsFiles, TunnelConfig,
-    defaults,
-    listeners, security,
+    defaults, listeners, security,
 };
 
 pub(super) fn hub(raw: RawHub, env: &Env<'_>) -> Result<HubConfig, ConfigError> {
@@ -74,12 +73,8 @@ fn tls_files(
     env: &Env<'_>,
 ) -> Result<Option<TlsFiles>, ConfigError> {
     let non_empty = |v: Option<Sourced<String>>| v.filter(|v| !v.value.trim().is_empty());
-    let cert = non_empty(env.layer(
-        NOWCONNECT_TLS_CERT_FILE,
-        text,
-        "tunnel.tls_cert_file",
-        cert,
-    )?);
+    let cert =
+        non_empty(env.layer(NOWCONNECT_TLS_CERT_FILE, text, "tunnel.tls_cert_file", cert)?);
     let key = non_empty(env.layer(NOWCONNECT_TLS_KEY_FILE, text, "tunnel.tls_key_file", key)?);
     match (cert, key) {
         (None, None) => Ok(None),
