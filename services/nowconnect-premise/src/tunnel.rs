@@ -103,7 +103,7 @@ impl Kit<'_> {
             let current_exp = live.token_exp.unwrap_or(0);
             match self.rotate(current_exp).await {
                 Rotation::Done(next) => {
-                    let old = std::mem::replace(&mut live, self.start(next));
+                    let old = std::mem::replace(&mut live, self.start(*next));
                     self.metrics.reconnect(TOKEN_REFRESH);
                     tracing::info!(
                         event = "tunnel_rotated",
@@ -148,7 +148,7 @@ impl Kit<'_> {
             attempt = connect(self.cfg) => attempt,
         };
         match attempt {
-            Ok(next) => Rotation::Done(next),
+            Ok(next) => Rotation::Done(Box::new(next)),
             Err(e) => {
                 tracing::warn!(
                     event = "token_refresh_failed",
@@ -164,7 +164,7 @@ impl Kit<'_> {
 }
 
 enum Rotation {
-    Done(Connected),
+    Done(Box<Connected>),
     Later,
     Shutdown,
 }
