@@ -139,6 +139,7 @@ impl Agent {
             queues: &queues,
             retiring: TaskTracker::new(),
             shutdown: &shutdown,
+            ready: &ready,
         };
         loop {
             let attempt = tokio::select! {
@@ -148,7 +149,6 @@ impl Agent {
             match attempt {
                 Ok(connected) => {
                     let started = Instant::now();
-                    ready.store(true, Ordering::SeqCst);
                     let served = kit.serve(connected).await;
                     ready.store(false, Ordering::SeqCst);
                     metrics.tunnel_down();

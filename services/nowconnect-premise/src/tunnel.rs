@@ -17,6 +17,7 @@ use nowconnect_mux::{Observer, Session, SessionEnd, SessionHandle};
 use nowconnect_protocol::ResetReason;
 use nowconnect_protocol::hello::Negotiated;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -39,6 +40,8 @@ pub(crate) struct Kit<'a> {
     /// Old tunnels draining after a rotation.
     pub(crate) retiring: TaskTracker,
     pub(crate) shutdown: &'a CancellationToken,
+    /// The health port's `READY`: set once the first session runs.
+    pub(crate) ready: &'a AtomicBool,
 }
 
 /// One running session.
@@ -56,6 +59,7 @@ impl Kit<'_> {
         let (handle, task) = Session::spawn(c.ws, scfg, Some(self.dialer.clone()), &stop);
         self.metrics.tunnel_up();
         self.queues.watch(handle.clone());
+        self.ready.store(true, Ordering::SeqCst);
         tracing::info!(
             event = "tunnel_up",
             agent_id = %self.cfg.tunnel.agent_id,
