@@ -10,7 +10,7 @@ use nowconnect_e2e::stack::{
 };
 use nowconnect_e2e::tinyproxy::Tinyproxy;
 use nowconnect_e2e::tls::TestCa;
-use nowconnect_e2e::{targets, wait};
+use nowconnect_e2e::{logcap, targets, wait};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -147,10 +147,11 @@ async fn agent_goes_through_an_http_connect_proxy_with_basic_auth() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_proxy_credentials_are_a_clear_refusal() {
+    logcap::install();
     let (creds, ca) = (Creds::new(), TestCa::new("hub"));
     let proxy = Tinyproxy::start().await;
     let hub = tls_hub(&creds, &ca).await;
-    let url = format!("http://agent:wrong@{}", proxy.addr);
+    let url = format!("http://agent:not-the-pr0xy-pw@{}", proxy.addr);
     let agent = agent(
         &creds,
         &hub,
@@ -163,6 +164,27 @@ async fn wrong_proxy_credentials_are_a_clear_refusal() {
         assert!(tokio::time::Instant::now() < deadline, "no proxy_refused");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // One clear line naming the proxy's answer; the password is never logged.
+    let events = logcap::events();
+    let refused = events.iter().find(|e| {
+        logcap::has(e, "event", "tunnel_connect_failed")
+            && logcap::has(e, "reason", "proxy_refused")
+    });
+    let error = refused
+        .and_then(|e| e.get("error"))
+        .cloned()
+        .unwrap_or_default();
+    // tinyproxy answers a bad Basic auth with 401 (RFC 9110 says 407); both get the hint.
+    assert!(error.contains("HTTP 401"), "{error:?}");
+    assert!(
+        error.contains("proxy authentication required or rejected"),
+        "{error:?}"
+    );
+    let all = format!("{events:?}");
+    assert!(
+        !all.contains("not-the-pr0xy-pw"),
+        "proxy password in the logs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

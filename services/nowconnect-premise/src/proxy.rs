@@ -136,7 +136,7 @@ pub(crate) fn bypass(no_proxy: Option<&str>, host: &str, port: u16) -> bool {
 /// Why the proxy did not open the tunnel.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ProxyError {
-    #[error("proxy answered CONNECT with HTTP {0}{hint}", hint = if *.0 == 407 { " (proxy authentication required or rejected)" } else { "" })]
+    #[error("proxy answered CONNECT with HTTP {0}{hint}", hint = if matches!(*.0, 401 | 407) { " (proxy authentication required or rejected)" } else { "" })]
     Refused(u16),
     #[error("proxy: {0}")]
     Io(String),
