@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use nowconnect_e2e::creds::Creds;
+use nowconnect_e2e::slapd::{self, Slapd};
 use nowconnect_e2e::stack::{
     AgentOpts, HubOpts, TestAgent, TestHub, agent_env, hub_yaml, start_agent_with_env,
     start_hub_yaml,
@@ -16,8 +17,12 @@ use std::time::Duration;
 
 /// A hub with an `echo` listener serving TLS on its tunnel port with a `localhost` certificate.
 async fn tls_hub(creds: &Creds, ca: &TestCa) -> TestHub {
+    tls_hub_for(creds, ca, &["echo"]).await
+}
+
+async fn tls_hub_for(creds: &Creds, ca: &TestCa, connectors: &[&str]) -> TestHub {
     let cert = ca.issue("hub", &["localhost", "127.0.0.1"]);
-    let yaml = hub_yaml(creds, &["echo"], &HubOpts::default()).replace(
+    let yaml = hub_yaml(creds, connectors, &HubOpts::default()).replace(
         "tunnel:\n",
         &format!(
             "tunnel:\n  tls_cert_file: \"{}\"\n  tls_key_file: \"{}\"\n",
@@ -40,12 +45,22 @@ async fn agent(
     extra: &[(&str, String)],
 ) -> TestAgent {
     let echo = targets::echo_server().await;
+    agent_for(creds, hub, ca, &[("echo", echo)], extra).await
+}
+
+async fn agent_for(
+    creds: &Creds,
+    hub: &TestHub,
+    ca: &std::path::Path,
+    targets: &[(&str, std::net::SocketAddr)],
+    extra: &[(&str, String)],
+) -> TestAgent {
     let token_file = creds.token_file("agent-tls", &creds.token("agent-tls"));
     let mut env: HashMap<String, String> = agent_env(
         &wss_url(hub),
         "agent-tls",
         &token_file,
-        &[("echo", echo)],
+        targets,
         &AgentOpts::default(),
     );
     env.insert("NC_CA_BUNDLE".into(), ca.display().to_string());
@@ -249,4 +264,42 @@ fn unreadable_or_invalid_tls_files_stop_the_hub_with_one_line_and_exit_64() {
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
         assert!(stderr.contains(want), "{want}: {stderr}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ldap_flows_over_wss_through_the_proxy() {
+    let slapd = Slapd::start().expect("slapd");
+    let (creds, ca) = (Creds::new(), TestCa::new("hub"));
+    let proxy = Tinyproxy::start().await;
+    let hub = tls_hub_for(&creds, &ca, &["addomain"]).await;
+    let agent = agent_for(
+        &creds,
+        &hub,
+        &ca.ca_path(),
+        &[("addomain", slapd.addr())],
+        &[
+            ("NC_TRUST_ENV", "true".into()),
+            ("HTTPS_PROXY", proxy.url_with_auth()),
+        ],
+    )
+    .await;
+    agent.wait_ready().await;
+    let (tunnel, direct) = (hub.listener("addomain"), slapd.addr());
+    let search = |addr| {
+        tokio::task::spawn_blocking(move || {
+            slapd::ldapsearch(addr, Slapd::BASE_DN, "(objectClass=*)", &["dn"])
+        })
+    };
+    let through = search(tunnel)
+        .await
+        .unwrap()
+        .expect("ldapsearch through the tunnel");
+    let expected = search(direct).await.unwrap().expect("ldapsearch direct");
+    assert!(through.entries > 1, "{}", through.stdout);
+    assert_eq!(through.stdout, expected.stdout);
+    assert!(
+        proxy.log().contains("CONNECT localhost:"),
+        "{}",
+        proxy.log()
+    );
 }
