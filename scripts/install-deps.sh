@@ -12,9 +12,10 @@ DEPS=(
   "promtool prometheus"
   "amtool prometheus-alertmanager"
   "docker-compose docker-compose"
+  "tinyproxy tinyproxy"
 )
 # Packages that ship a system service the tests must not share the machine with.
-SERVICES=(slapd prometheus prometheus-alertmanager)
+SERVICES=(slapd prometheus prometheus-alertmanager tinyproxy)
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then

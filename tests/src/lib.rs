@@ -13,6 +13,8 @@
 //! - [`proc_stack`]: the hub and agent binaries as processes, with their log files.
 //! - [`prometheus`]: a real Prometheus scraping given targets with the shipped alert rules.
 //! - [`targets`]: echo and other small TCP targets.
+//! - [`tls`]: a throwaway CA issuing server certificates, and an HTTPS JWKS server.
+//! - [`tinyproxy`]: a real HTTP CONNECT proxy (Debian's tinyproxy) with Basic auth.
 //! - [`wait`]: polling until a listener carries an echo (agent registered and routable).
 //! - [`logcap`]: in-process capture of the product's log events and panics.
 //! - [`otlp`]: an in-process OTLP collector (gRPC and HTTP/protobuf) keeping what it receives.
@@ -21,7 +23,7 @@
 //!   [`v2frames`] for hand-built V2 frames.
 //! - [`v1peer`]: an independent V1-only agent and hub (old peers) for interoperability tests.
 //!
-//! External programs (slapd, ldap-utils, promtool) are started for real, never faked: a missing
+//! External programs (slapd, ldap-utils, promtool, tinyproxy) are started for real, never faked: a missing
 //! one is a failure that points at `scripts/install-deps.sh`, never a skipped test.
 //!
 //! Not here: unit tests of a single crate (beside its code) and anything that needs the network
@@ -45,6 +47,8 @@ pub mod slapd;
 pub mod stack;
 pub mod targets;
 pub mod testca;
+pub mod tinyproxy;
+pub mod tls;
 pub mod v1peer;
 pub mod v2frames;
 pub mod wait;

@@ -147,7 +147,7 @@ pub async fn start_hub(creds: &Creds, connectors: &[&str], opts: HubOpts) -> Tes
     start_hub_yaml(&hub_yaml(creds, connectors, &opts)).await
 }
 
-/// Starts a hub from hand-edited YAML (e.g. [`hub_yaml`] with a listener moved to `[::1]`).
+/// A hub from complete `cloud.yaml` text (e.g. [`hub_yaml`] with TLS or JWKS keys added).
 pub async fn start_hub_yaml(yaml: &str) -> TestHub {
     let cfg = nowconnect_cloud::config::from_yaml_str(yaml, &|_| None).expect("hub config");
     let telemetry = nowconnect_telemetry::Telemetry::for_tests();

@@ -13,6 +13,9 @@
 //! - [`AgentClaims`] is the verified identity: agent id, granted connector scopes, expiry.
 //! - [`AuthError`] says why a token was refused; [`AuthError::reason`] is a stable snake_case
 //!   word for logs and metric labels. Neither ever contains the token.
+//! - [`tls`] loads PEM certificates and keys and builds the rustls client and server
+//!   configurations the hub (`wss://`, the JWKS fetch) and the agent (`wss://`) use, on one
+//!   crypto provider, TLS 1.2 and 1.3 only.
 //! - [`keys`] holds development credentials: generate or load a signing key, publish its JWKS,
 //!   issue agent tokens (used by `nowconnect-cloud keys init` / `token issue` and by tests).
 //!
@@ -29,6 +32,9 @@
 //!   `use` other than `sig`, a pinned `alg` outside RS256/PS256/ES256, RSA under 2048 bits,
 //!   invalid points) are skipped with a `jwks_key_skipped` warning; a JWKS with no usable key
 //!   is an error.
+//! - [`Verifier::start`] tolerates an unreachable JWKS URL at start-up: it starts without
+//!   keys ([`Verifier::is_loaded`] is false, every token gets [`AuthError::Jwks`]) and the
+//!   caller retries with [`Verifier::refresh`]. A JWKS file must load.
 //! - The first refresh after start-up is never rate-limited; later ones are at most one per
 //!   interval, whether they succeed or fail. A failed refresh keeps the cached keys and
 //!   answers [`AuthError::Jwks`]. A refresh replaces the cache, so retired keys stop verifying.
@@ -43,6 +49,7 @@
 mod error;
 mod jwks;
 pub mod keys;
+pub mod tls;
 mod token;
 mod verify;
 

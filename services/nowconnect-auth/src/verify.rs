@@ -1,5 +1,6 @@
 //! The [`Verifier`]: cached JWKS, key selection, rate-limited refresh, claim validation.
 
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -54,31 +55,98 @@ impl Verifier {
     /// Loads the JWKS once; fails fast with [`AuthError::Jwks`] naming the file or URL and the
     /// reason when it is unreadable, invalid or has no usable key.
     pub async fn new(source: JwksSource, cfg: VerifierConfig) -> Result<Self, AuthError> {
+        let verifier = Self::unloaded(source, cfg, None)?;
+        // The initial load does not count against the refresh rate limit.
+        verifier.reload().await?;
+        Ok(verifier)
+    }
+
+    /// Like [`Verifier::new`], with `ca_bundle` (PEM) trusted on top of the system roots for an
+    /// `https://` JWKS, and tolerant of an unreachable URL: when the first fetch of a URL fails
+    /// the verifier starts without keys (every token is refused with
+    /// [`AuthError::Jwks`]) and the caller retries with [`Verifier::refresh`]; see
+    /// [`Verifier::is_loaded`]. A JWKS *file* that cannot be loaded, or an unreadable CA
+    /// bundle, is still an error: that is a local configuration mistake.
+    pub async fn start(
+        source: JwksSource,
+        cfg: VerifierConfig,
+        ca_bundle: Option<&Path>,
+    ) -> Result<Self, AuthError> {
+        let verifier = Self::unloaded(source, cfg, ca_bundle)?;
+        match (verifier.reload().await, &verifier.shared.source) {
+            (Ok(_), _) => Ok(verifier),
+            (Err(e), JwksSource::File(_)) => Err(e),
+            (Err(_), JwksSource::Url(_)) => Ok(verifier),
+        }
+    }
+
+    /// A verifier with an empty key cache and its HTTP client (for a URL source) built.
+    fn unloaded(
+        source: JwksSource,
+        cfg: VerifierConfig,
+        ca_bundle: Option<&Path>,
+    ) -> Result<Self, AuthError> {
         crate::ensure_crypto_provider();
         let http = match &source {
-            JwksSource::Url(_) => Some(
-                reqwest::Client::builder()
-                    .timeout(JWKS_HTTP_TIMEOUT)
-                    .build()
-                    .map_err(|e| AuthError::Jwks(format!("{source}: HTTP client: {e}")))?,
-            ),
+            JwksSource::Url(_) => {
+                let tls = crate::tls::client_config(ca_bundle)
+                    .map_err(|e| AuthError::Jwks(format!("{source}: {e}")))?;
+                Some(
+                    reqwest::Client::builder()
+                        .timeout(JWKS_HTTP_TIMEOUT)
+                        .tls_backend_preconfigured(tls)
+                        .build()
+                        .map_err(|e| AuthError::Jwks(format!("{source}: HTTP client: {e}")))?,
+                )
+            }
             JwksSource::File(_) => None,
         };
-        let keys = jwks::load(&source, http.as_ref()).await?;
-        tracing::info!(source = %source, keys = keys.len(), "jwks_loaded");
         let validation = validation(&cfg);
         let shared = Shared {
             source,
             cfg,
             validation,
             http,
-            keys: RwLock::new(Arc::new(keys)),
+            keys: RwLock::new(Arc::new(KeySet::default())),
             last_refresh: tokio::sync::Mutex::new(None),
         };
         Ok(Self {
             shared: Arc::new(shared),
             refresh_interval: DEFAULT_REFRESH_INTERVAL,
         })
+    }
+
+    /// Whether a JWKS has been loaded at least once (the cache is never emptied afterwards:
+    /// a failed refresh keeps the cached keys).
+    pub fn is_loaded(&self) -> bool {
+        self.current_keys().len() > 0
+    }
+
+    /// Re-reads the JWKS now, whatever the rate limit; on success replaces the cache and
+    /// returns the number of usable keys, on failure keeps the cached keys. Logs
+    /// `jwks_loaded` / `jwks_refresh_failed`.
+    pub async fn refresh(&self) -> Result<usize, AuthError> {
+        let mut last = self.shared.last_refresh.lock().await;
+        *last = Some(Instant::now());
+        self.reload().await
+    }
+
+    /// Loads the JWKS and swaps it in; the caller holds `last_refresh`.
+    async fn reload(&self) -> Result<usize, AuthError> {
+        let source = &self.shared.source;
+        let fresh = jwks::load(source, self.shared.http.as_ref())
+            .await
+            .inspect_err(|e| {
+                tracing::warn!(event = "jwks_refresh_failed", source = %source, error = %e);
+            })?;
+        let count = fresh.len();
+        tracing::info!(event = "jwks_loaded", source = %source, keys = count);
+        *self
+            .shared
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(fresh);
+        Ok(count)
     }
 
     /// Sets the minimum time between two refreshes triggered by unknown key ids.
@@ -133,23 +201,18 @@ impl Verifier {
                 kid = kid.map(crate::error::sanitize),
                 "jwks_refresh_rate_limited"
             );
+            if !self.is_loaded() {
+                return Err(AuthError::Jwks(format!(
+                    "{}: not loaded yet (retrying)",
+                    self.shared.source
+                )));
+            }
             return Err(AuthError::UnknownKid(kid.map(crate::error::sanitize)));
         }
         *last = Some(Instant::now());
-        let fresh = jwks::load(&self.shared.source, self.shared.http.as_ref())
-            .await
-            .inspect_err(|e| {
-                tracing::warn!(source = %self.shared.source, error = %e, "jwks_refresh_failed");
-            })?;
-        tracing::info!(source = %self.shared.source, keys = fresh.len(), "jwks_refreshed");
-        let fresh = Arc::new(fresh);
-        *self
-            .shared
-            .keys
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::clone(&fresh);
+        self.reload().await?;
         drop(last);
-        settle(fresh.select(alg, kid), alg, kid)?
+        settle(self.current_keys().select(alg, kid), alg, kid)?
             .ok_or_else(|| AuthError::UnknownKid(kid.map(crate::error::sanitize)))
     }
 }

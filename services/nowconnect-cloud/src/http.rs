@@ -39,7 +39,8 @@ async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// Ready while the listeners are bound and serving (not during start-up or the drain) and every
+/// Ready while the listeners are bound and serving (not during start-up or the drain), the
+/// agents' JWKS has been loaded (else `jwks_unavailable`: no agent can authenticate), and every
 /// configured connector has a live agent; otherwise 503 `degraded`, naming what is missing. A
 /// connector without an agent accepts clients only to close them, so a load balancer in front
 /// of the client listeners should stop sending traffic here (the agents' path to `/tunnel` must
@@ -47,6 +48,10 @@ async fn healthz() -> impl IntoResponse {
 async fn readyz(State(state): State<Arc<HubState>>) -> impl IntoResponse {
     if !state.ready.load(Ordering::SeqCst) {
         let body = json!({"status": "degraded", "reason": "not_serving"});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
+    if !state.verifier.is_loaded() {
+        let body = json!({"status": "degraded", "reason": "jwks_unavailable"});
         return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
     }
     let down = connectors_down(&state);

@@ -3,7 +3,7 @@
 use crate::config::{HubConfig, ListenerConfig};
 use crate::metrics::HubMetrics;
 use crate::registry::Registry;
-use crate::{http, listener};
+use crate::{http, jwks_retry, listener, serve};
 use nowconnect_auth::{JwksSource, Verifier, VerifierConfig};
 use nowconnect_protocol::ResetReason;
 use nowconnect_telemetry::Telemetry;
@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -28,6 +27,9 @@ pub enum HubError {
     },
     #[error("agent keys: {0}")]
     Auth(#[from] nowconnect_auth::AuthError),
+    /// The tunnel port's certificate or key (exit 64, like a config error).
+    #[error("tunnel TLS: {0}")]
+    Tls(#[from] nowconnect_auth::tls::TlsError),
     #[error("serve the tunnel port: {0}")]
     Serve(std::io::Error),
     #[error("pdp client: {0}")]
@@ -52,6 +54,8 @@ pub(crate) struct HubState {
     pub(crate) metrics: HubMetrics,
     /// The policy decision point, when `pdp.url` is set.
     pub(crate) pdp: Option<crate::pdp::Pdp>,
+    /// The tunnel port's TLS configuration (`tunnel.tls_cert_file`), if it serves `wss://`.
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Where a bound hub listens.
@@ -94,17 +98,29 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Loads the agents' JWKS and binds the tunnel port, the metrics port (if separate) and
+    /// Loads the tunnel port's certificate (if configured) and the agents' JWKS, and binds the tunnel port, the metrics port (if separate) and
     /// every listener (port 0 allowed). The hub declares its instruments on `telemetry` and
     /// serves it on `/metrics`.
+    ///
+    /// A JWKS URL that cannot be fetched does not stop the start: the hub serves, refuses every
+    /// agent with 401 `jwks_unavailable`, reports not ready, and retries in the background
+    /// (see `jwks_retry`). A JWKS file that cannot be read, or unreadable TLS files, fail.
     pub async fn bind(cfg: HubConfig, telemetry: Telemetry) -> Result<Hub, HubError> {
-        let verifier = Verifier::new(
+        let tls = match &cfg.tunnel.tls {
+            Some(files) => Some(Arc::new(nowconnect_auth::tls::server_config(
+                &files.cert,
+                &files.key,
+            )?)),
+            None => None,
+        };
+        let verifier = Verifier::start(
             JwksSource::parse(&cfg.security.jwks),
             VerifierConfig {
                 audience: cfg.security.audience.clone(),
                 issuer: cfg.security.issuer.clone(),
                 leeway: cfg.security.leeway,
             },
+            cfg.security.jwks_ca_bundle.as_deref(),
         )
         .await?;
         let tunnel_addr = SocketAddr::new(cfg.tunnel.host, cfg.tunnel.port);
@@ -141,6 +157,7 @@ impl Hub {
             sessions_stop: CancellationToken::new(),
             tunnels: TaskTracker::new(),
             pdp,
+            tls,
         });
         Ok(Hub {
             state,
@@ -177,11 +194,29 @@ impl Hub {
         }
         listener_tasks.close();
         let http_stop = CancellationToken::new();
-        let server = serve_http(tunnel, http::router(state.clone()), &http_stop);
-        let metrics_server = metrics
-            .map(|socket| serve_http(socket, http::metrics_router(state.clone()), &http_stop));
+        let jwks_task = tokio::spawn(jwks_retry::run(state.verifier.clone(), http_stop.clone()));
+        let server = serve::spawn(
+            tunnel,
+            http::router(state.clone()),
+            state.tls.clone(),
+            &http_stop,
+        );
+        // The separate metrics port stays plain HTTP: it is for an internal scraper.
+        let metrics_server = metrics.map(|socket| {
+            serve::spawn(
+                socket,
+                http::metrics_router(state.clone()),
+                None,
+                &http_stop,
+            )
+        });
         state.ready.store(true, Ordering::SeqCst);
-        tracing::info!(event = "hub_ready", agents = 0);
+        tracing::info!(
+            event = "hub_ready",
+            agents = 0,
+            tls = state.tls.is_some(),
+            jwks_loaded = state.verifier.is_loaded()
+        );
         shutdown.cancelled().await;
 
         state.ready.store(false, Ordering::SeqCst);
@@ -190,6 +225,7 @@ impl Hub {
         let reset_streams = drain(&state).await;
         state.sessions_stop.cancel();
         http_stop.cancel();
+        let _ = jwks_task.await;
         state.tunnels.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), state.tunnels.wait()).await;
         if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), server).await {
@@ -230,26 +266,6 @@ async fn drain(state: &HubState) -> usize {
         session.close(1001, "hub shutting down");
     }
     left
-}
-
-/// Serves `app` on `socket` until `stop` fires.
-fn serve_http(
-    socket: TcpListener,
-    app: axum::Router,
-    stop: &CancellationToken,
-) -> JoinHandle<std::io::Result<()>> {
-    use axum::serve::ListenerExt as _;
-    let stop = stop.clone();
-    // No Nagle on the tunnel: a small frame (an OPEN, a short LDAP answer) must not wait for
-    // the ACK of the previous one (measured: ~45 ms stalls on 40% of stream set-ups).
-    let socket = socket.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    tokio::spawn(async move {
-        axum::serve(socket, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-    })
 }
 
 async fn bind(what: &str, addr: SocketAddr) -> Result<TcpListener, HubError> {

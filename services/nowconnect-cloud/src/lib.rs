@@ -11,6 +11,8 @@
 //! - `allowlist`: `security.allow_cidrs` matching.
 //! - `pdp`: AuthZEN evaluation per new stream, with its allow cache.
 //! - `scopes`: which HELLO connectors a token grants (`require_connector_scopes`).
+//! - `serve`: plain HTTP or TLS (`wss://`, `tunnel.tls_cert_file`) on the tunnel port.
+//! - `jwks_retry`: keeps fetching a JWKS URL that was down at start-up, with backoff.
 //! - `http`: the axum routers of the tunnel port (`/tunnel`, `/healthz`, `/readyz`,
 //!   `/metrics`) and of the optional separate metrics port.
 //! - `metrics`: every instrument the hub exports (SPEC §6.1), declared in one place.
@@ -22,11 +24,13 @@ mod allowlist;
 pub mod config;
 mod http;
 mod hub;
+mod jwks_retry;
 mod listener;
 mod metrics;
 mod pdp;
 mod registry;
 mod scopes;
+mod serve;
 mod tunnel;
 
 pub use hub::{Hub, HubAddrs, HubError, ShutdownReport};

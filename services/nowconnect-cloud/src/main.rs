@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use nowconnect_auth::keys::{self, KeyAlg, TokenRequest};
-use nowconnect_cloud::Hub;
 use nowconnect_cloud::config::{self, EXIT_CONFIG, LogFormat};
+use nowconnect_cloud::{Hub, HubError};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -162,6 +162,8 @@ fn run(config_path: Option<PathBuf>) -> ExitCode {
     let code = runtime.block_on(async move {
         let hub = match Hub::bind(cfg, telemetry).await {
             Ok(hub) => hub,
+            // Unreadable or invalid certificate/key files are a configuration mistake.
+            Err(e @ HubError::Tls(_)) => return fail_config(&e),
             Err(e) => return fail(&e),
         };
         let shutdown = CancellationToken::new();

@@ -2,7 +2,10 @@
 //!
 //! Every connector keeps its agents in registration order; the first live one serves it, and
 //! when it leaves the next takes over. An agent that reconnects with the same `agent_id`
-//! replaces its stale session: the old session is closed and its registration removed.
+//! replaces its older session. If that session has no open stream it is handed back to be
+//! closed (a stale tunnel of a restarted agent); if it still carries streams (an agent rotating
+//! its token opens the new tunnel first) it is kept as *draining*: no new streams are routed to
+//! it, its open streams continue, and it leaves when the agent closes it (or its pings time out).
 
 use nowconnect_mux::SessionHandle;
 use std::collections::HashMap;
@@ -18,6 +21,8 @@ struct Registration {
     handle: SessionHandle,
     /// When this tunnel registered (the uptime gauge).
     since: Instant,
+    /// Replaced by a newer session of the same agent while it still had streams.
+    draining: bool,
 }
 
 #[derive(Debug, Default)]
@@ -42,7 +47,8 @@ impl Registry {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a tunnel; returns its ticket and the stale session it replaces, if any.
+    /// Registers a tunnel; returns its ticket and the stale session to close, if any (an older
+    /// session of this agent with no open stream; one with streams is left draining).
     pub(crate) fn register(
         &self,
         agent_id: &str,
@@ -52,17 +58,26 @@ impl Registry {
         let mut inner = self.lock();
         inner.next_serial += 1;
         let serial = inner.next_serial;
-        let stale = inner
-            .agents
-            .iter()
-            .position(|r| r.agent_id == agent_id)
-            .map(|i| inner.agents.remove(i).handle);
+        let mut stale = None;
+        let mut i = 0;
+        while i < inner.agents.len() {
+            let r = &mut inner.agents[i];
+            if r.agent_id != agent_id || r.draining {
+                i += 1;
+            } else if r.handle.stream_count() > 0 {
+                r.draining = true;
+                i += 1;
+            } else {
+                stale = Some(inner.agents.remove(i).handle);
+            }
+        }
         inner.agents.push(Registration {
             agent_id: agent_id.to_owned(),
             serial,
             connectors,
             handle,
             since: Instant::now(),
+            draining: false,
         });
         (Ticket(serial), stale)
     }
@@ -78,7 +93,7 @@ impl Registry {
         inner
             .agents
             .iter()
-            .filter(|r| !r.handle.is_closed())
+            .filter(|r| !r.draining && !r.handle.is_closed())
             .find(|r| r.connectors.iter().any(|c| c == connector))
             .map(|r| r.handle.clone())
     }
@@ -102,7 +117,7 @@ impl Registry {
         self.lock()
             .agents
             .iter()
-            .filter(|r| !r.handle.is_closed())
+            .filter(|r| !r.draining && !r.handle.is_closed())
             .map(|r| (r.agent_id.clone(), r.since))
             .collect()
     }

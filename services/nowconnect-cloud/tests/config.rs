@@ -327,3 +327,50 @@ fn unreadable_file_is_one_line() {
     );
     assert!(!line.contains('\n'));
 }
+
+#[test]
+fn tls_files_are_both_or_neither() -> anyhow::Result<()> {
+    assert!(parse(MINIMAL, &[])?.tunnel.tls.is_none());
+    let both = format!("{MINIMAL}tunnel:\n  tls_cert_file: /c.pem\n  tls_key_file: /k.pem\n");
+    let tls = parse(&both, &[])?
+        .tunnel
+        .tls
+        .ok_or_else(|| anyhow::anyhow!("no tls"))?;
+    assert_eq!(
+        (tls.cert.as_path(), tls.key.as_path()),
+        (Path::new("/c.pem"), Path::new("/k.pem"))
+    );
+    let env = parse(
+        MINIMAL,
+        &[
+            ("NOWCONNECT_TLS_CERT_FILE", "/e.pem"),
+            ("NOWCONNECT_TLS_KEY_FILE", "/ek.pem"),
+        ],
+    )?;
+    assert_eq!(env.tunnel.tls.map(|t| t.cert), Some("/e.pem".into()));
+    let cert_only = format!("{MINIMAL}tunnel:\n  tls_cert_file: /c.pem\n");
+    let line = error_line(&cert_only, &[], "tunnel.tls_key_file");
+    assert!(
+        line.contains("required when tunnel.tls_cert_file is set"),
+        "{line}"
+    );
+    error_line(
+        MINIMAL,
+        &[("NOWCONNECT_TLS_KEY_FILE", "/k.pem")],
+        "tunnel.tls_cert_file",
+    );
+    Ok(())
+}
+
+#[test]
+fn jwks_ca_bundle_from_yaml_or_env() -> anyhow::Result<()> {
+    assert!(parse(MINIMAL, &[])?.security.jwks_ca_bundle.is_none());
+    let yaml = "security:\n  jwks_url: https://idp/jwks\n  jwks_ca_bundle: /ca.pem\n";
+    assert_eq!(
+        parse(yaml, &[])?.security.jwks_ca_bundle,
+        Some("/ca.pem".into())
+    );
+    let env = parse(yaml, &[("NOWCONNECT_JWKS_CA_BUNDLE", "/env-ca.pem")])?;
+    assert_eq!(env.security.jwks_ca_bundle, Some("/env-ca.pem".into()));
+    Ok(())
+}

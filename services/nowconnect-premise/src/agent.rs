@@ -6,10 +6,10 @@ use crate::connect::connect;
 use crate::dialer::TargetDialer;
 use crate::metrics::AgentMetrics;
 use crate::queue_metrics::QueueGauges;
+use crate::tunnel::Kit;
 use crate::{admin, health};
 use nowconnect_mux::Observer;
-use nowconnect_mux::{Role, Session, SessionConfig, SessionEnd};
-use nowconnect_protocol::ResetReason;
+use nowconnect_mux::{Role, SessionConfig};
 use nowconnect_protocol::hello::Negotiated;
 use nowconnect_stream_metrics::{Connectors, Side, StreamMetrics};
 use nowconnect_telemetry::Telemetry;
@@ -20,6 +20,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Why the agent could not start.
 #[derive(Debug, thiserror::Error)]
@@ -130,42 +131,29 @@ impl Agent {
             timeout: cfg.limits.connect_timeout,
         });
         let mut backoff = Backoff::new(cfg.tunnel.backoff_base, cfg.tunnel.backoff_max);
+        let kit = Kit {
+            cfg: &cfg,
+            dialer,
+            observer,
+            metrics: &metrics,
+            queues: &queues,
+            retiring: TaskTracker::new(),
+            shutdown: &shutdown,
+            ready: &ready,
+        };
         loop {
             let attempt = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 attempt = connect(&cfg) => attempt,
             };
             match attempt {
-                Ok((ws, negotiated)) => {
+                Ok(connected) => {
                     let started = Instant::now();
-                    let scfg = session_config(&cfg, negotiated, observer.clone());
-                    let stop = CancellationToken::new();
-                    let (handle, mut task) = Session::spawn(ws, scfg, Some(dialer.clone()), &stop);
-                    metrics.tunnel_up();
-                    queues.watch(handle.clone());
-                    ready.store(true, Ordering::SeqCst);
-                    tracing::info!(
-                        event = "tunnel_up",
-                        agent_id = %cfg.tunnel.agent_id,
-                        url = %cfg.tunnel.url,
-                        protocol = match negotiated { Negotiated::V1 => "v1", Negotiated::V2 { .. } => "v2" },
-                    );
-                    let end = tokio::select! {
-                        end = &mut task => end.unwrap_or_else(|e| SessionEnd::Broken(e.to_string())),
-                        _ = shutdown.cancelled() => {
-                            drain(&handle, cfg.limits.shutdown_grace).await;
-                            handle.close(1001, "agent shutting down");
-                            let _ = tokio::time::timeout(Duration::from_secs(5), &mut task).await;
-                            stop.cancel();
-                            ready.store(false, Ordering::SeqCst);
-                            metrics.tunnel_down();
-                            queues.clear();
-                            break;
-                        }
-                    };
+                    let served = kit.serve(connected).await;
                     ready.store(false, Ordering::SeqCst);
                     metrics.tunnel_down();
                     queues.clear();
+                    let Some(end) = served else { break };
                     metrics.reconnect(end.as_str());
                     tracing::warn!(event = "tunnel_down", agent_id = %cfg.tunnel.agent_id, reason = end.as_str(), detail = ?end);
                     if started.elapsed() >= STABLE_AFTER {
@@ -187,13 +175,17 @@ impl Agent {
                 _ = tokio::time::sleep(delay) => {}
             }
         }
+        // Tunnels retired by a token rotation drain under the shutdown grace too.
+        kit.retiring.close();
+        let grace = cfg.limits.shutdown_grace + Duration::from_secs(5);
+        let _ = tokio::time::timeout(grace, kit.retiring.wait()).await;
         admin_stop.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(5), admin_task).await;
         tracing::info!(event = "agent_stopped", agent_id = %cfg.tunnel.agent_id);
     }
 }
 
-fn session_config(
+pub(crate) fn session_config(
     cfg: &AgentConfig,
     protocol: Negotiated,
     observer: Arc<dyn Observer>,
@@ -210,14 +202,4 @@ fn session_config(
         peer: cfg.tunnel.agent_id.clone(),
         observer,
     }
-}
-
-async fn drain(handle: &nowconnect_mux::SessionHandle, grace: Duration) {
-    let deadline = Instant::now() + grace;
-    handle.stop_accepting();
-    tracing::info!(event = "agent_draining", streams = handle.stream_count());
-    while handle.stream_count() > 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    handle.reset_all(ResetReason::Shutdown);
 }

@@ -1,18 +1,27 @@
-//! Dial the hub: read the token file, upgrade with `Authorization: Bearer`, HELLO, HELLO_ACK.
+//! Dial the hub: read the token file, open the stream (direct or through the proxy, TLS for
+//! `wss://`, see `transport`), upgrade with `Authorization: Bearer`, HELLO, HELLO_ACK.
 
 use crate::config::AgentConfig;
+use crate::transport::{self, HubAddr, Io, TransportError};
 use futures_util::{SinkExt, StreamExt};
 use nowconnect_protocol::hello::{self, Hello, Negotiated};
 use nowconnect_protocol::v1;
 use std::time::Duration;
-use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// The agent's tunnel socket.
-pub(crate) type Tunnel = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Tunnel = WebSocketStream<Box<dyn Io>>;
+
+/// An acknowledged tunnel and what the agent needs to keep it.
+pub(crate) struct Connected {
+    pub(crate) ws: Tunnel,
+    pub(crate) negotiated: Negotiated,
+    /// The presented token's `exp` (unix seconds), when it has one: rotation is due before.
+    pub(crate) token_exp: Option<u64>,
+}
 
 /// How long the hub has to answer the upgrade and the HELLO.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,6 +35,12 @@ pub(crate) enum ConnectError {
     Http { status: u16 },
     #[error("connect {url}: {reason}")]
     Transport { url: String, reason: String },
+    #[error("{} {url}: {source}", if *.via_proxy { "connect (via proxy)" } else { "connect" })]
+    Stream {
+        url: String,
+        via_proxy: bool,
+        source: TransportError,
+    },
     #[error("hub closed the tunnel during the handshake: {code} {reason}")]
     Refused { code: u16, reason: String },
     #[error("handshake: {0}")]
@@ -40,6 +55,7 @@ impl ConnectError {
             ConnectError::Http { status: 401 } => "unauthorized",
             ConnectError::Http { .. } => "http_error",
             ConnectError::Transport { .. } => "connect_failed",
+            ConnectError::Stream { source, .. } => source.reason(),
             ConnectError::Refused { .. } => "refused",
             ConnectError::Handshake(_) => "handshake_failed",
         }
@@ -47,8 +63,9 @@ impl ConnectError {
 }
 
 /// Opens one tunnel and completes the HELLO handshake.
-pub(crate) async fn connect(cfg: &AgentConfig) -> Result<(Tunnel, Negotiated), ConnectError> {
+pub(crate) async fn connect(cfg: &AgentConfig) -> Result<Connected, ConnectError> {
     let token = read_token(&cfg.tunnel.token_file)?;
+    let token_exp = crate::rotation::token_exp(&token);
     let url = cfg.tunnel.url.clone();
     let transport = |reason: String| ConnectError::Transport {
         url: url.clone(),
@@ -64,10 +81,25 @@ pub(crate) async fn connect(cfg: &AgentConfig) -> Result<(Tunnel, Negotiated), C
             reason: "not a valid header value".into(),
         })?;
     request.headers_mut().insert("authorization", bearer);
-    let dial = tokio_tungstenite::connect_async_with_config(
+    let hub =
+        HubAddr::from_url(&url).ok_or_else(|| transport("not a ws:// or wss:// URL".into()))?;
+    let stream_err = |via_proxy: bool| {
+        let url = url.clone();
+        move |source| ConnectError::Stream {
+            url,
+            via_proxy,
+            source,
+        }
+    };
+    let via = transport::route(cfg, &hub).map_err(stream_err(true))?;
+    let opened = tokio::time::timeout(HANDSHAKE_TIMEOUT, transport::open(cfg, &hub, via.as_ref()))
+        .await
+        .map_err(|_| transport("timed out".into()))?
+        .map_err(stream_err(via.is_some()))?;
+    let dial = tokio_tungstenite::client_async_with_config(
         request,
+        opened,
         Some(nowconnect_mux::ws_config()),
-        true,
     );
     let (mut ws, _) = match tokio::time::timeout(HANDSHAKE_TIMEOUT, dial).await {
         Err(_) => return Err(transport("timed out".into())),
@@ -92,7 +124,11 @@ pub(crate) async fn connect(cfg: &AgentConfig) -> Result<(Tunnel, Negotiated), C
     let ack = tokio::time::timeout(HANDSHAKE_TIMEOUT, read_ack(&mut ws))
         .await
         .map_err(|_| ConnectError::Handshake("no HELLO_ACK in time".into()))??;
-    Ok((ws, hello::agent_outcome(&ack, offer)))
+    Ok(Connected {
+        ws,
+        negotiated: hello::agent_outcome(&ack, offer),
+        token_exp,
+    })
 }
 
 async fn read_ack(ws: &mut Tunnel) -> Result<hello::HelloAck, ConnectError> {
@@ -121,7 +157,7 @@ async fn read_ack(ws: &mut Tunnel) -> Result<hello::HelloAck, ConnectError> {
 }
 
 /// Re-read at every connect, so a rotated token is picked up without a restart.
-fn read_token(path: &std::path::Path) -> Result<String, ConnectError> {
+pub(crate) fn read_token(path: &std::path::Path) -> Result<String, ConnectError> {
     let err = |reason: String| ConnectError::Token {
         path: path.display().to_string(),
         reason,

@@ -5,6 +5,9 @@
 //! backoff, drain on shutdown) and [`config::AgentConfig`]. Modules:
 //! - [`config`]: `NC_*` environment (primary) + optional `premise.yaml`.
 //! - `connect`: token file (re-read at every connect), upgrade, HELLO / HELLO_ACK.
+//! - `transport`: TCP, or HTTP CONNECT through `proxy`, then TLS for `wss://` (system roots
+//!   plus `NC_CA_BUNDLE`).
+//! - `rotation`: renew the tunnel before the token's `exp`, draining the old one.
 //! - `dialer`: connector → target with `connect_timeout_ms`.
 //! - `health`: the TCP health port (`OK` / `READY`).
 //! - `admin`: the HTTP admin port (`/metrics`, `/healthz`, `/readyz`).
@@ -21,6 +24,10 @@ mod connect;
 mod dialer;
 mod health;
 mod metrics;
+mod proxy;
 mod queue_metrics;
+mod rotation;
+mod transport;
+mod tunnel;
 
 pub use agent::{Agent, AgentError};

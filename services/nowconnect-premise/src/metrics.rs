@@ -12,11 +12,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 /// Reconnect reasons exported at 0 from start-up, so `increase()` sees them before the first.
-pub(crate) const ZERO_INIT_REASONS: [&str; 4] = [
+pub(crate) const ZERO_INIT_REASONS: [&str; 5] = [
     "connect_failed",
     "unauthorized",
     "ws_broken",
     "ping_timeout",
+    crate::tunnel::TOKEN_REFRESH,
 ];
 
 /// Handles to the agent's instruments; cheap to clone.

@@ -1,5 +1,6 @@
 //! Raw YAML + environment → validated [`HubConfig`]: layering, defaults, range checks.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use nowconnect_config::{Env, Sourced, boolean, int, ip, log_format, log_level, text};
@@ -7,8 +8,8 @@ use nowconnect_config::{Env, Sourced, boolean, int, ip, log_format, log_level, t
 use super::env::*;
 use super::raw::{RawHub, RawLimits, RawObservability, RawPdp, RawTunnel};
 use super::{
-    ConfigError, HubConfig, LimitsConfig, ObservabilityConfig, PdpConfig, TunnelConfig, defaults,
-    listeners, security,
+    ConfigError, HubConfig, LimitsConfig, ObservabilityConfig, PdpConfig, TlsFiles, TunnelConfig,
+    defaults, listeners, security,
 };
 
 pub(super) fn hub(raw: RawHub, env: &Env<'_>) -> Result<HubConfig, ConfigError> {
@@ -60,7 +61,40 @@ fn tunnel(raw: RawTunnel, env: &Env<'_>) -> Result<TunnelConfig, ConfigError> {
         )?,
         v2: raw.v2.unwrap_or(defaults::V2),
         v2_max_frame: frame.in_range(frame_min, frame_max)?,
+        tls: tls_files(raw.tls_cert_file, raw.tls_key_file, env)?,
     })
+}
+
+/// `tunnel.tls_cert_file` and `tunnel.tls_key_file`: both (TLS on) or neither (plain HTTP).
+/// Only presence is checked here; the files are read when the hub binds.
+fn tls_files(
+    cert: Option<String>,
+    key: Option<String>,
+    env: &Env<'_>,
+) -> Result<Option<TlsFiles>, ConfigError> {
+    let non_empty = |v: Option<Sourced<String>>| v.filter(|v| !v.value.trim().is_empty());
+    let cert =
+        non_empty(env.layer(NOWCONNECT_TLS_CERT_FILE, text, "tunnel.tls_cert_file", cert)?);
+    let key = non_empty(env.layer(NOWCONNECT_TLS_KEY_FILE, text, "tunnel.tls_key_file", key)?);
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+            cert: PathBuf::from(cert.value.trim()),
+            key: PathBuf::from(key.value.trim()),
+        })),
+        (Some(_), None) => Err(ConfigError::Missing {
+            key: "tunnel.tls_key_file".to_owned(),
+            reason: format!(
+                "required when tunnel.tls_cert_file is set (or set {NOWCONNECT_TLS_KEY_FILE})"
+            ),
+        }),
+        (None, Some(_)) => Err(ConfigError::Missing {
+            key: "tunnel.tls_cert_file".to_owned(),
+            reason: format!(
+                "required when tunnel.tls_key_file is set (or set {NOWCONNECT_TLS_CERT_FILE})"
+            ),
+        }),
+    }
 }
 
 fn seconds(key: &str, yaml: Option<u64>, default: u64) -> Result<Duration, ConfigError> {

@@ -4,6 +4,8 @@
 
 /// `security.jwks_url`: `http(s)://` URL, `file:///` URL or path of the agents' JWKS.
 pub const NOWCONNECT_JWKS_URL: &str = "NOWCONNECT_JWKS_URL";
+/// `security.jwks_ca_bundle`: extra PEM roots trusted when fetching an `https://` JWKS.
+pub const NOWCONNECT_JWKS_CA_BUNDLE: &str = "NOWCONNECT_JWKS_CA_BUNDLE";
 /// `security.audience`.
 pub const NOWCONNECT_AUDIENCE: &str = "NOWCONNECT_AUDIENCE";
 /// `security.issuer` (empty = do not check `iss`).
@@ -28,5 +30,9 @@ pub const NOWCONNECT_LOG_FORMAT: &str = "NOWCONNECT_LOG_FORMAT";
 pub const NOWCONNECT_METRICS_PORT: &str = "NOWCONNECT_METRICS_PORT";
 /// `tunnel.host`.
 pub const NOWCONNECT_TUNNEL_HOST: &str = "NOWCONNECT_TUNNEL_HOST";
+/// `tunnel.tls_cert_file`: PEM certificate chain; with the key, the tunnel port serves TLS.
+pub const NOWCONNECT_TLS_CERT_FILE: &str = "NOWCONNECT_TLS_CERT_FILE";
+/// `tunnel.tls_key_file`: PEM private key of `tunnel.tls_cert_file`.
+pub const NOWCONNECT_TLS_KEY_FILE: &str = "NOWCONNECT_TLS_KEY_FILE";
 /// `tunnel.port`.
 pub const NOWCONNECT_TUNNEL_PORT: &str = "NOWCONNECT_TUNNEL_PORT";

@@ -29,7 +29,7 @@ pub use nowconnect_config::{ConfigError, EXIT_CONFIG, LogFormat};
 pub(crate) use security::Cidr;
 pub use types::{
     HubConfig, LimitsConfig, ListenerConfig, ObservabilityConfig, PdpConfig, SecurityConfig,
-    TunnelConfig,
+    TlsFiles, TunnelConfig,
 };
 
 /// Name used in errors for YAML that did not come from a file.

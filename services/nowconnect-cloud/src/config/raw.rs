@@ -32,6 +32,8 @@ pub(super) struct RawTunnel {
     pub(super) ping_timeout_sec: Option<u64>,
     pub(super) v2: Option<bool>,
     pub(super) v2_max_frame: Option<u32>,
+    pub(super) tls_cert_file: Option<String>,
+    pub(super) tls_key_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -47,6 +49,7 @@ pub(super) struct RawLimits {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawSecurity {
     pub(super) jwks_url: Option<String>,
+    pub(super) jwks_ca_bundle: Option<String>,
     pub(super) audience: Option<String>,
     pub(super) issuer: Option<String>,
     pub(super) leeway_sec: Option<u64>,

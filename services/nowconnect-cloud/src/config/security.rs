@@ -26,6 +26,16 @@ pub(super) fn build(raw: RawSecurity, env: &Env<'_>) -> Result<SecurityConfig, C
             |j| jwks_ok(j),
             "unsupported scheme (use http://, https://, file:// or a path)",
         )?;
+    let jwks_ca_bundle = env
+        .layer(
+            NOWCONNECT_JWKS_CA_BUNDLE,
+            text,
+            "security.jwks_ca_bundle",
+            raw.jwks_ca_bundle,
+        )?
+        .map(|c| c.value.trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .map(std::path::PathBuf::from);
     let audience = env
         .layer_or(
             NOWCONNECT_AUDIENCE,
@@ -66,6 +76,7 @@ pub(super) fn build(raw: RawSecurity, env: &Env<'_>) -> Result<SecurityConfig, C
     }
     Ok(SecurityConfig {
         jwks,
+        jwks_ca_bundle,
         audience,
         issuer,
         leeway: Duration::from_secs(raw.leeway_sec.unwrap_or(defaults::LEEWAY_SEC)),

@@ -2,6 +2,7 @@
 //! the runtime never re-validates.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::LogFormat;
@@ -51,6 +52,17 @@ pub struct TunnelConfig {
     pub v2: bool,
     /// Largest V2 frame accepted, in bytes.
     pub v2_max_frame: u32,
+    /// When set, the tunnel port (`/tunnel`, probes, `/metrics`) serves TLS (`wss://`).
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files the tunnel port serves TLS with. Read at start; a change needs a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The leaf's private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// Caps that keep memory bounded under any load.
@@ -71,6 +83,8 @@ pub struct LimitsConfig {
 pub struct SecurityConfig {
     /// Where the agents' JWKS lives: `http(s)://` URL, `file:///` URL or a filesystem path.
     pub jwks: String,
+    /// Extra PEM roots trusted (on top of the system roots) for an `https://` JWKS.
+    pub jwks_ca_bundle: Option<PathBuf>,
     /// Required `aud` of agent tokens.
     pub audience: String,
     /// Required `iss` of agent tokens, when set.
