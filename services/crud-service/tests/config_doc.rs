@@ -131,7 +131,6 @@ fn documented_defaults_match_the_code() {
     };
     let ms = |d: std::time::Duration| d.as_millis().to_string();
     for (key, want) in [
-        ("connection.server.port", defaults::PORT.to_string()),
         ("pool_size", defaults::POOL_SIZE.to_string()),
         ("page_size", defaults::PAGE_SIZE.to_string()),
         (
@@ -155,6 +154,14 @@ fn documented_defaults_match_the_code() {
     ] {
         assert_eq!(default_of(key), format!("`{want}`"), "{key}");
     }
+    assert_eq!(
+        default_of("connection.server.port"),
+        format!(
+            "`{}` (`{}` with `use_ssl`)",
+            defaults::PORT,
+            defaults::PORT_LDAPS
+        )
+    );
     let var_default = |var: &str| {
         rows(&section, "variable")
             .into_iter()
@@ -190,9 +197,18 @@ fn the_complete_example_parses_and_uses_every_key() {
         "no ```yaml block under ### Complete example"
     );
     let env = |name: &str| (name == "LDAP_BIND_PASSWORD").then(|| "secret".to_owned());
-    let system = config::system_from_yaml_str("docs", "corp", &example, &env)
+    // The documented CA path does not exist here: load the example with a real PEM instead.
+    let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/example-ca.pem");
+    let loadable = example.replace(
+        "ca_file: /etc/crud-service/corp-ca.pem",
+        &format!("ca_file: {}", ca.display()),
+    );
+    assert_ne!(loadable, example, "the example's ca_file line changed");
+    let system = config::system_from_yaml_str("docs", "corp", &loadable, &env)
         .unwrap_or_else(|e| panic!("the complete example does not load: {e}"));
     assert_eq!(system.pool_size, defaults::POOL_SIZE);
+    assert_eq!(system.url(), "ldaps://nowconnect-cloud:636");
+    assert!(system.tls.is_some());
     let yaml: Value = nowconnect_config::parse_yaml("docs", &example).unwrap();
     let mut used = BTreeSet::new();
     leaves("", &yaml, &mut used);
