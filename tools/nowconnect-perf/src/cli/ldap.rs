@@ -200,3 +200,121 @@ impl LdapArgs {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn ldap(args: &[&str]) -> Result<LdapArgs, String> {
+        let argv = ["nowconnect-perf", "ldap"].iter().chain(args);
+        match Cli::try_parse_from(argv) {
+            Ok(Cli {
+                command: Command::Ldap(a),
+            }) => Ok(a),
+            Ok(other) => Err(format!("not ldap: {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    #[test]
+    fn runner_options_and_defaults() {
+        let a = ldap(&["--base-dn=dc=x"]).unwrap();
+        let o = a.opts().unwrap();
+        assert_eq!(o.target.url(), "ldap://127.0.0.1:389");
+        assert_eq!(o.target.page_size, DEFAULT_PAGE_SIZE);
+        assert_eq!(o.target.filter, DEFAULT_FILTER);
+        assert_eq!(o.target.scope, Scope::Sub);
+        assert!(o.target.attrs.is_empty() && o.target.bind_dn.is_empty());
+        assert_eq!((o.concurrency, o.rps_per_worker), (10, 2.0));
+        assert_eq!(o.duration, Duration::from_secs(30));
+        assert_eq!(o.timeout, Duration::from_secs(10));
+        assert_eq!(o.pacing, Pacing::Closed);
+        assert_eq!(o.progress, Some(Duration::from_secs(1)));
+
+        let a = ldap(&[
+            "--host=ldap.example",
+            "--ssl",
+            "--bind-dn=cn=admin,dc=x",
+            "--password=pw",
+            "--base-dn=dc=x",
+            "--filter=(uid=user01)",
+            "--attrs=cn, uid,mail",
+            "--scope=one",
+            "--page-size=50",
+            "--concurrency=20",
+            "--rps-per-worker=3",
+            "--duration=0.5",
+            "--timeout=2",
+            "--out=r.json",
+            "--open-loop",
+            "--quiet",
+            "--exit-on=errors_total > 0",
+            "--exit-on=p99_ms > 200",
+        ])
+        .unwrap();
+        let o = a.opts().unwrap();
+        assert_eq!(o.target.url(), "ldaps://ldap.example:636");
+        assert_eq!(o.target.attrs, ["cn", "uid", "mail"]);
+        assert_eq!((o.target.scope, o.target.page_size), (Scope::One, 50));
+        assert_eq!((o.concurrency, o.rps_per_worker), (20, 3.0));
+        assert_eq!(o.duration, Duration::from_millis(500));
+        assert_eq!((o.pacing, o.progress), (Pacing::Open, None));
+        assert_eq!(a.out, Some(PathBuf::from("r.json")));
+        assert_eq!(a.exit_on.len(), 2);
+        assert_eq!(
+            ldap(&["--base-dn=x", "--ssl=false", "--port=1389"])
+                .unwrap()
+                .opts()
+                .unwrap()
+                .target
+                .url(),
+            "ldap://127.0.0.1:1389"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for bad in [
+            "--filter=(uid=user01",
+            "--filter=uid",
+            "--scope=tree",
+            "--attrs=c n",
+            "--concurrency=0",
+            "--rps-per-worker=-1",
+            "--rps-per-worker=nan",
+            "--duration=0",
+            "--timeout=-2",
+            "--port=70000",
+            "--page-size=-1",
+        ] {
+            assert!(ldap(&["--base-dn=x", bad]).is_err(), "{bad} accepted");
+        }
+        assert!(ldap(&[]).is_err(), "--base-dn is required");
+        let open_unpaced = ldap(&["--base-dn=x", "--open-loop", "--rps-per-worker=0"]).unwrap();
+        assert!(open_unpaced.opts().is_err());
+    }
+
+    #[test]
+    fn help_never_shows_the_password() {
+        let mut cmd = <Cli as clap::CommandFactory>::command();
+        let help = cmd
+            .find_subcommand_mut("ldap")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(
+            help.contains("PERF_PASSWORD") && help.contains("PERF_HOST"),
+            "{help}"
+        );
+        let o = ldap(&["--base-dn=x", "--password=hunter2"])
+            .unwrap()
+            .opts()
+            .unwrap();
+        assert!(!format!("{o:?}").contains("hunter2"));
+    }
+}

@@ -157,7 +157,11 @@ pub(crate) async fn connect(t: &LdapTarget, timeout: Duration) -> Result<Ldap, F
 }
 
 /// One whole search (every page); the number of entries returned.
-pub(crate) async fn search(ldap: &mut Ldap, t: &LdapTarget, timeout: Duration) -> Result<u64, Failure> {
+pub(crate) async fn search(
+    ldap: &mut Ldap,
+    t: &LdapTarget,
+    timeout: Duration,
+) -> Result<u64, Failure> {
     let attempt = async {
         let mut adapters: Vec<Box<dyn Adapter<_, _>>> = vec![Box::new(EntriesOnly::new())];
         if t.page_size > 0 {
