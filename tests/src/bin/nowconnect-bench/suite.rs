@@ -114,7 +114,7 @@ pub(crate) async fn run(args: SuiteArgs, work: &Path, progress: fn(&str)) -> any
         for (tag, v2) in [("v2", true), ("v1", false)] {
             let opts = StackOpts {
                 v2,
-                max_streams: None,
+                ..StackOpts::default()
             };
             let stack = Stack::start(
                 &creds,
@@ -151,8 +151,8 @@ pub(crate) async fn run(args: SuiteArgs, work: &Path, progress: fn(&str)) -> any
         wait_port(port).await?;
         let max = HELD_STREAMS.iter().max().copied().unwrap_or(0) + 100;
         let opts = StackOpts {
-            v2: true,
             max_streams: Some(max),
+            ..StackOpts::default()
         };
         let stack = Stack::start(&creds, work, "suite-rss", &HashMap::new(), port, &opts).await?;
         report.rss = rss::measure(stack.listener, stack.pids(), &HELD_STREAMS, progress).await?;
