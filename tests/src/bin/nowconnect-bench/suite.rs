@@ -82,7 +82,10 @@ pub(crate) async fn run(args: SuiteArgs, work: &Path, progress: fn(&str)) -> any
             "suite-ldap",
             &HashMap::new(),
             slapd.addr(),
-            &StackOpts::default(),
+            &StackOpts {
+                target_echoes: false,
+                ..StackOpts::default()
+            },
         )
         .await?;
         progress(&format!(
