@@ -179,7 +179,7 @@ impl StreamShared {
 #[derive(Debug)]
 pub(crate) enum InboundRx {
     Bounded(mpsc::Receiver<Delivery>),
-    Credited(mpsc::UnboundedReceiver<Delivery>),
+    Credited(crate::inbox::InboxRx),
 }
 
 impl InboundRx {
