@@ -18,6 +18,7 @@
 mod codec;
 mod config;
 mod credit;
+mod inbox;
 mod observe;
 mod session;
 pub mod signal;

@@ -276,7 +276,7 @@ impl Shared {
                 (InboundTx::Bounded(tx), InboundRx::Bounded(rx))
             }
             Some(_) => {
-                let (tx, rx) = mpsc::unbounded_channel();
+                let (tx, rx) = crate::inbox::inbox();
                 (InboundTx::Credited(tx), InboundRx::Credited(rx))
             }
         };

@@ -2,8 +2,9 @@
 //!
 //! The upstream pump reads the local socket and queues DATA (waiting for V2 credit first, so a
 //! stream without credit stops reading its socket and nothing else); local EOF sends FIN. The
-//! downstream pump writes what the peer sent into a buffered writer ("write") and flushes it into
-//! the kernel ("drain") when its queue runs empty or enough bytes wait; in V2 every drained byte
+//! downstream pump writes what the peer sent into a write buffer ("write") and writes that into
+//! the kernel ("drain") when its queue runs empty or enough bytes wait (a frame with nothing
+//! queued behind it goes to the socket directly, without a copy); in V2 every drained byte
 //! is granted back as credit. A peer FIN shuts down the local write side. Either pump failing, an
 //! RST from the peer, the idle sweeper or the tunnel dropping cancels the stream at once.
 
@@ -11,18 +12,23 @@ use crate::codec::{Outbound, StreamKey};
 use crate::credit::SendCredit;
 use crate::observe::{StreamObserver, WritePhase};
 use crate::table::{Delivery, StreamTable};
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use nowconnect_protocol::credit::RecvWindow;
 use nowconnect_protocol::{Direction, ResetReason};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Bytes the downstream pump lets wait in its buffer before draining anyway.
 const DRAIN_AT: usize = 64 * 1024;
+/// The upstream pump's first read size, and its size again after a short read. It doubles
+/// after every read that filled it, up to the frame size: small messages get small buffers,
+/// bulk gets whole frames.
+const MIN_READ: usize = 4 * 1024;
 
 /// How a stream ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,7 +179,7 @@ impl StreamShared {
 #[derive(Debug)]
 pub(crate) enum InboundRx {
     Bounded(mpsc::Receiver<Delivery>),
-    Credited(mpsc::UnboundedReceiver<Delivery>),
+    Credited(crate::inbox::InboxRx),
 }
 
 impl InboundRx {
@@ -241,14 +247,13 @@ impl StreamCtx {
 
 /// Relays until both directions finished or the stream is cancelled; then unregisters it and
 /// logs `stream_close`.
-pub(crate) async fn relay<R, W>(
+pub(crate) async fn relay<W>(
     ctx: StreamCtx,
     inbound: InboundRx,
-    reader: R,
+    reader: OwnedReadHalf,
     writer: W,
 ) -> CloseReason
 where
-    R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let started = Instant::now();
@@ -280,21 +285,34 @@ where
     reason
 }
 
-async fn pump_up<R: AsyncRead + Unpin>(ctx: &StreamCtx, mut reader: R) {
+/// Reads the local socket into DATA frames. A buffer exists only from the moment the socket is
+/// readable until the bytes are read (then it is the frame's payload), so an idle stream holds
+/// no read buffer.
+async fn pump_up(ctx: &StreamCtx, reader: OwnedReadHalf) {
     let shared = &ctx.shared;
     if let Some(opened) = &ctx.opened {
         opened.wait().await;
     }
-    let mut buf = BytesMut::new();
+    let mut want = MIN_READ.min(ctx.max_payload);
     let mut seq = 0u64;
     loop {
         let max = match &shared.send_credit {
             Some(credit) => credit.wait(ctx.max_payload).await,
             None => ctx.max_payload,
         };
-        buf.reserve(max);
-        let n = match reader.read_buf(&mut (&mut buf).limit(max)).await {
-            Ok(n) => n,
+        let read = match reader.readable().await {
+            Ok(()) => {
+                let cap = want.min(max).max(1);
+                let mut buf = BytesMut::with_capacity(cap);
+                reader
+                    .try_read_buf(&mut (&mut buf).limit(cap))
+                    .map(|n| (n, cap, buf))
+            }
+            Err(e) => Err(e),
+        };
+        let (n, cap, buf) = match read {
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(e) => {
                 tracing::debug!(cid = %shared.key.cid, error = %e, "local read failed");
                 ctx.reset_local(ResetReason::PeerReset);
@@ -311,13 +329,18 @@ async fn pump_up<R: AsyncRead + Unpin>(ctx: &StreamCtx, mut reader: R) {
             }
             return;
         }
+        want = if n == cap {
+            (cap * 2).min(ctx.max_payload)
+        } else {
+            MIN_READ.min(ctx.max_payload)
+        };
         if let Some(credit) = &shared.send_credit {
             credit.spend(n);
         }
         shared.bytes_up.fetch_add(n as u64, Ordering::Relaxed);
         shared.probe.bytes(ctx.up_dir, n);
         shared.touch();
-        let payload = buf.split_to(n).freeze();
+        let payload = buf.freeze();
         let _frame = ctx.frame_span(ctx.up_dir, seq, n);
         let data = Outbound::Data {
             key: shared.key.clone(),
@@ -337,9 +360,11 @@ async fn pump_down<W: AsyncWrite + Unpin>(ctx: &StreamCtx, mut inbound: InboundR
         Direction::C2a => Direction::A2c,
         Direction::A2c => Direction::C2a,
     };
-    // `write_buffered` relies on the capacity being `DRAIN_AT`.
-    let mut out = BufWriter::with_capacity(DRAIN_AT, writer);
-    let mut undrained = 0usize;
+    let mut out = Downstream {
+        writer,
+        buf: Vec::new(),
+        undrained: 0,
+    };
     let mut seq = 0u64;
     while let Some(item) = inbound.recv().await {
         shared.queued_add(-1);
@@ -347,20 +372,25 @@ async fn pump_down<W: AsyncWrite + Unpin>(ctx: &StreamCtx, mut inbound: InboundR
             Delivery::Data(bytes) => {
                 let _frame = ctx.frame_span(down_dir, seq, bytes.len());
                 seq = seq.wrapping_add(1);
-                let written = write_buffered(ctx, &mut out, &mut undrained, &bytes).await;
-                shared
-                    .bytes_down
-                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                shared.probe.bytes(down_dir, bytes.len());
-                shared.touch();
-                if written.is_ok() && (inbound.is_empty() || undrained >= DRAIN_AT) {
-                    drain(ctx, &mut out, &mut undrained).await
+                let len = bytes.len();
+                let written = if out.buf.is_empty() && inbound.is_empty() {
+                    // Nothing buffered and nothing behind it: straight to the socket, no copy.
+                    out.direct(ctx, bytes).await
                 } else {
-                    written
-                }
+                    match out.write(ctx, &bytes).await {
+                        Ok(()) if inbound.is_empty() || out.buf.len() >= DRAIN_AT => {
+                            out.drain(ctx, inbound.is_empty()).await
+                        }
+                        other => other,
+                    }
+                };
+                shared.bytes_down.fetch_add(len as u64, Ordering::Relaxed);
+                shared.probe.bytes(down_dir, len);
+                shared.touch();
+                written
             }
-            Delivery::Fin => match drain(ctx, &mut out, &mut undrained).await {
-                Ok(()) => match out.shutdown().await {
+            Delivery::Fin => match out.drain(ctx, true).await {
+                Ok(()) => match out.writer.shutdown().await {
                     Ok(()) => return,
                     Err(e) => Err(e),
                 },
@@ -376,56 +406,88 @@ async fn pump_down<W: AsyncWrite + Unpin>(ctx: &StreamCtx, mut inbound: InboundR
     }
 }
 
-/// Copies `bytes` into the write buffer, draining first whenever the next piece would not fit,
-/// so that the `write` phase is only ever a copy and every wait on the kernel (a slow peer)
-/// is timed as `drain` (SPEC §3). Left to itself, `BufWriter` would flush inside `write_all`.
-async fn write_buffered<W: AsyncWrite + Unpin>(
-    ctx: &StreamCtx,
-    out: &mut BufWriter<W>,
-    undrained: &mut usize,
-    bytes: &[u8],
-) -> std::io::Result<()> {
-    // Pieces stay below the capacity: `BufWriter` writes a piece as large as its buffer
-    // straight to the socket.
-    for piece in bytes.chunks(DRAIN_AT / 2) {
-        if out.buffer().len() + piece.len() > DRAIN_AT {
-            drain(ctx, out, undrained).await?;
+/// The downstream side's socket and write buffer. The buffer is allocated when frames queue up
+/// behind each other and released once drained, so an idle stream holds none.
+struct Downstream<W> {
+    writer: W,
+    buf: Vec<u8>,
+    /// Bytes handed to the socket (buffered or written) but not yet granted back (V2).
+    undrained: usize,
+}
+
+impl<W: AsyncWrite + Unpin> Downstream<W> {
+    /// The `write` phase (SPEC §3): copies `bytes` into the buffer, draining first whenever
+    /// it would grow past [`DRAIN_AT`], so that every wait on the kernel is timed as `drain`.
+    async fn write(&mut self, ctx: &StreamCtx, bytes: &[u8]) -> std::io::Result<()> {
+        if !self.buf.is_empty() && self.buf.len() + bytes.len() > DRAIN_AT {
+            self.drain(ctx, false).await?;
         }
         let started = Instant::now();
-        let written = out.write_all(piece).await;
+        if self.buf.capacity() == 0 {
+            // Room for a few such frames at once, so the buffer rarely grows by copying.
+            self.buf
+                .reserve((bytes.len() * 4).clamp(MIN_READ, DRAIN_AT));
+        }
+        self.buf.extend_from_slice(bytes);
+        self.undrained += bytes.len();
         ctx.shared
             .probe
             .write_phase(WritePhase::Write, started.elapsed());
-        written?;
-        *undrained += piece.len();
+        Ok(())
     }
-    Ok(())
-}
 
-/// Flushes the buffered writer into the kernel and grants the drained bytes back (V2).
-async fn drain<W: AsyncWrite + Unpin>(
-    ctx: &StreamCtx,
-    out: &mut BufWriter<W>,
-    undrained: &mut usize,
-) -> std::io::Result<()> {
-    let started = Instant::now();
-    let flushed = out.flush().await;
-    ctx.shared
-        .probe
-        .write_phase(WritePhase::Drain, started.elapsed());
-    flushed?;
-    let n = std::mem::take(undrained);
-    if let Some(window) = &ctx.shared.recv_window {
-        let grant = window
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .on_consumed(n);
-        if let Some(bytes) = grant {
-            let _ = ctx.control.send(Outbound::Credit {
-                id: ctx.shared.key.id,
-                bytes,
-            });
+    /// One frame alone: handed over without a copy (a `write` phase of zero), written into
+    /// the kernel as the `drain` phase, then granted back.
+    async fn direct(&mut self, ctx: &StreamCtx, bytes: Bytes) -> std::io::Result<()> {
+        ctx.shared
+            .probe
+            .write_phase(WritePhase::Write, std::time::Duration::ZERO);
+        self.undrained += bytes.len();
+        let started = Instant::now();
+        let written = self.writer.write_all(&bytes).await;
+        ctx.shared
+            .probe
+            .write_phase(WritePhase::Drain, started.elapsed());
+        written?;
+        self.grant(ctx);
+        Ok(())
+    }
+
+    /// The `drain` phase: writes the buffer into the kernel and grants the drained bytes back
+    /// (V2). With `release` (nothing more queued) the buffer's memory is given back too.
+    async fn drain(&mut self, ctx: &StreamCtx, release: bool) -> std::io::Result<()> {
+        let started = Instant::now();
+        let written = if self.buf.is_empty() {
+            Ok(())
+        } else {
+            self.writer.write_all(&self.buf).await
+        };
+        ctx.shared
+            .probe
+            .write_phase(WritePhase::Drain, started.elapsed());
+        written?;
+        if release {
+            self.buf = Vec::new();
+        } else {
+            self.buf.clear();
+        }
+        self.grant(ctx);
+        Ok(())
+    }
+
+    fn grant(&mut self, ctx: &StreamCtx) {
+        let n = std::mem::take(&mut self.undrained);
+        if let Some(window) = &ctx.shared.recv_window {
+            let grant = window
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .on_consumed(n);
+            if let Some(bytes) = grant {
+                let _ = ctx.control.send(Outbound::Credit {
+                    id: ctx.shared.key.id,
+                    bytes,
+                });
+            }
         }
     }
-    Ok(())
 }

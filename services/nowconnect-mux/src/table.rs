@@ -23,7 +23,7 @@ pub(crate) enum InboundTx {
     /// V1: bounded by `queue_depth` frames; full means `queue_overflow`.
     Bounded(mpsc::Sender<Delivery>),
     /// V2: bounded in bytes by the receive window, checked before every push.
-    Credited(mpsc::UnboundedSender<Delivery>),
+    Credited(crate::inbox::InboxTx),
 }
 
 /// Why a delivery could not be queued.

@@ -1,5 +1,10 @@
-//! The command line: `nowconnect-perf tcp …` and `nowconnect-perf echo …`. Every option can
-//! also come from an `NC_PERF_*` variable (the flag wins).
+//! The command line: `nowconnect-perf tcp …`, `nowconnect-perf ldap …` and
+//! `nowconnect-perf echo …`. Every option can also come from a variable (the flag wins):
+//! `NC_PERF_*` for `tcp` and `echo`, the perf runner's `PERF_*` for `ldap`.
+
+pub mod ldap;
+
+pub use ldap::{Attrs, LdapArgs};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,6 +42,8 @@ pub struct Cli {
 pub enum Command {
     /// Raw TCP: throughput (1 and N streams), small-message round trips, connection set-up.
     Tcp(TcpArgs),
+    /// LDAP: the perf runner's search workload against one directory address, JSON report.
+    Ldap(LdapArgs),
     /// An echo service to point both paths at (runs until Ctrl-C).
     Echo(EchoArgs),
 }
@@ -86,6 +93,10 @@ pub struct TcpArgs {
     /// Also write the report as JSON to FILE.
     #[arg(long, env = "NC_PERF_JSON", value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Exit with code 3 when a gate holds, e.g. `ratio.bulk_1 < 0.6, ratio.rtt_p50 > 1.25`
+    /// (repeatable; see docs/benchmarks.md for the grammar).
+    #[arg(long, env = "NC_PERF_EXIT_ON", value_name = "EXPR")]
+    pub exit_on: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -101,7 +112,7 @@ pub struct EchoArgs {
 }
 
 /// Seconds as a positive, finite number (fractions allowed: `0.2`).
-fn parse_seconds(v: &str) -> Result<f64, String> {
+pub(crate) fn parse_seconds(v: &str) -> Result<f64, String> {
     match v.trim().parse::<f64>() {
         Ok(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => Ok(s),
         _ => Err("expected seconds, more than 0 and at most 3600".into()),

@@ -27,6 +27,10 @@ pub enum PerfError {
         got: u64,
         want: u64,
     },
+    #[error("{0}")]
+    Options(String),
+    #[error(transparent)]
+    Gate(#[from] crate::gate::GateError),
     #[error("a measurement task failed: {0}")]
     Task(String),
     #[error("writing {path}: {source}")]

@@ -13,12 +13,20 @@
 //! set-up (connect → first echoed byte, connections per second). Spreading over many
 //! connections keeps the figures honest against a hub that traces a share of its connections.
 //!
-//! Deliberately absent (for now): the LDAP mode of SPEC §9, rate limiting, TLS, and any
-//! assertion on the figures — a benchmark prints figures, it never passes or fails on them.
+//! The LDAP mode ([`ldap::LdapOpts`] → [`ldap::run`] → [`ldap::LdapReport`]) is the original
+//! perf runner's workload against one address (options from `PERF_*`), closed or open loop,
+//! with a progress line on stderr. [`gate`] parses `--exit-on` conditions on either report, so
+//! a run can serve as a smoke test (exit code 3 when one holds).
+//!
+//! Deliberately absent: assertions on figures inside the library — a benchmark prints figures;
+//! only an operator's explicit `--exit-on` turns one into a pass or fail.
 
 pub mod cli;
+pub mod clock;
 pub mod echo;
 pub mod error;
+pub mod gate;
+pub mod ldap;
 pub mod report;
 pub mod stats;
 pub mod table;

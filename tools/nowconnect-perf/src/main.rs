@@ -1,13 +1,20 @@
 //! `nowconnect-perf`: parse the command line, run the mode, print the report (and write it as
-//! JSON with `--json FILE`). Errors are one line on stderr and exit code 1.
+//! JSON with `--json FILE` / `--out FILE`). Exit codes: 0 done, 1 error (one line on stderr),
+//! 2 bad command line, 3 an `--exit-on` gate held.
 
 #![allow(clippy::print_stdout)]
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser as _;
 use nowconnect_perf::PerfError;
-use nowconnect_perf::cli::{Cli, Command, EchoArgs, TcpArgs};
+use nowconnect_perf::cli::{Cli, Command, EchoArgs, LdapArgs, TcpArgs};
+use nowconnect_perf::gate::{self, Gate};
+use nowconnect_perf::ldap::LdapReport;
+
+/// The exit code of a run where an `--exit-on` gate held.
+const EXIT_GATE: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,11 +28,18 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Tcp(args) => tcp(args).await,
-            Command::Echo(args) => echo(args).await,
+            Command::Ldap(args) => ldap(args).await,
+            Command::Echo(args) => echo(args).await.map(|()| Vec::new()),
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(tripped) if tripped.is_empty() => ExitCode::SUCCESS,
+        Ok(tripped) => {
+            for t in &tripped {
+                eprintln!("nowconnect-perf: exit-on gate held: {t}");
+            }
+            ExitCode::from(EXIT_GATE)
+        }
         Err(e) => fail(&e.to_string()),
     }
 }
@@ -35,21 +49,60 @@ fn fail(msg: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn tcp(args: TcpArgs) -> Result<(), PerfError> {
+async fn tcp(args: TcpArgs) -> Result<Vec<gate::Tripped>, PerfError> {
+    let gates = gate::parse_all(&args.exit_on)?;
     let opts = args.opts().await?;
+    if !gates.is_empty() {
+        gate::check_names(
+            &gates,
+            &json_value(&nowconnect_perf::report::TcpReport::shape(&opts))?,
+        )?;
+    }
     let report = nowconnect_perf::tcp::run(&opts).await?;
     print!("{}", report.render());
+    let json = report.to_json().map_err(json_error)?;
     if let Some(path) = &args.json {
-        let report_error = |source| PerfError::Report {
-            path: path.display().to_string(),
-            source,
-        };
-        let json = report
-            .to_json()
-            .map_err(|e| report_error(std::io::Error::other(e)))?;
-        std::fs::write(path, json + "\n").map_err(report_error)?;
+        write(path, &json)?;
     }
-    Ok(())
+    evaluate(&gates, &json)
+}
+
+async fn ldap(args: LdapArgs) -> Result<Vec<gate::Tripped>, PerfError> {
+    let gates = gate::parse_all(&args.exit_on)?;
+    let opts = args.opts()?;
+    if !gates.is_empty() {
+        gate::check_names(&gates, &json_value(&LdapReport::shape(&opts))?)?;
+    }
+    let report = nowconnect_perf::ldap::run(&opts).await?;
+    print!("{}", report.render());
+    let json = report.to_json().map_err(json_error)?;
+    if let Some(path) = &args.out {
+        write(path, &json)?;
+    }
+    evaluate(&gates, &json)
+}
+
+fn evaluate(gates: &[Gate], json: &str) -> Result<Vec<gate::Tripped>, PerfError> {
+    if gates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let value: serde_json::Value = serde_json::from_str(json).map_err(json_error)?;
+    Ok(gate::evaluate(gates, &value)?)
+}
+
+fn json_value<T: serde::Serialize>(report: &T) -> Result<serde_json::Value, PerfError> {
+    serde_json::to_value(report).map_err(json_error)
+}
+
+fn json_error(e: serde_json::Error) -> PerfError {
+    PerfError::Task(format!("encoding the report: {e}"))
+}
+
+fn write(path: &Path, json: &str) -> Result<(), PerfError> {
+    std::fs::write(path, format!("{json}\n")).map_err(|source| PerfError::Report {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 async fn echo(args: EchoArgs) -> Result<(), PerfError> {

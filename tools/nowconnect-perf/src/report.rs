@@ -97,6 +97,28 @@ impl TcpReport {
         }
     }
 
+    /// A report with zero figures, for checking `--exit-on` names before a run.
+    pub fn shape(opts: &TcpOpts) -> TcpReport {
+        let zero = Summary {
+            count: 0,
+            mean_us: 0.0,
+            p50_us: 0.0,
+            p90_us: 0.0,
+            p99_us: 0.0,
+            max_us: 0.0,
+        };
+        let figures = Figures {
+            bulk_1_mb_s: 0.0,
+            bulk_n_mb_s: 0.0,
+            rtt: zero,
+            setup: Setup {
+                conns_per_s: 0.0,
+                latency: zero,
+            },
+        };
+        TcpReport::new(opts, figures, figures)
+    }
+
     /// The human table: one row per figure, both paths and the ratio.
     pub fn render(&self) -> String {
         let o = &self.options;

@@ -23,8 +23,10 @@ mod mode;
 mod probe;
 mod report;
 mod rounds;
+mod rss;
 mod sink;
 mod stack;
+mod suite;
 mod summary;
 
 use std::net::SocketAddr;
@@ -55,6 +57,9 @@ enum Bench {
     /// Tunnel throughput and latency with telemetry off, metrics only, metrics + traces at the
     /// default sampling, and metrics + traces of every connection.
     Telemetry(TelemetryArgs),
+    /// The published figures: LDAP workloads through the tunnel and directly (real slapd), the
+    /// TCP mode over V2 and V1, hub and agent memory with 1000 and 10 000 idle streams.
+    Suite(suite::SuiteArgs),
 }
 
 #[derive(Debug, Args)]
@@ -92,12 +97,23 @@ struct TelemetryArgs {
 }
 
 fn main() -> ExitCode {
-    let Bench::Telemetry(args) = Cli::parse().bench;
+    let bench = Cli::parse().bench;
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the tokio runtime")
-        .and_then(|rt| rt.block_on(telemetry(args)));
+        .and_then(|rt| {
+            rt.block_on(async {
+                match bench {
+                    Bench::Telemetry(args) => telemetry(args).await,
+                    Bench::Suite(args) => {
+                        check_binaries()?;
+                        let work = work_dir(None)?;
+                        suite::run(args, &work, progress).await
+                    }
+                }
+            })
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -146,9 +162,16 @@ async fn telemetry(args: TelemetryArgs) -> anyhow::Result<()> {
         };
         // A mode without a sink gets an address it never uses (its env has no OTLP variable).
         let sink_addr = sink.as_ref().map_or(target, |s| s.addr);
-        let stack = Stack::start(&creds, &work, mode.as_str(), &mode.env(sink_addr), target)
-            .await
-            .with_context(|| format!("starting hub and agent ({mode})"))?;
+        let stack = Stack::start(
+            &creds,
+            &work,
+            mode.as_str(),
+            &mode.env(sink_addr),
+            target,
+            &stack::StackOpts::default(),
+        )
+        .await
+        .with_context(|| format!("starting hub and agent ({mode})"))?;
         ensure!(
             stack.protocol == "v2",
             "{mode}: the tunnel negotiated {}, expected v2",
@@ -232,7 +255,7 @@ fn load_average() -> String {
 fn check_binaries() -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("locating the bench binary")?;
     let dir = exe.parent().context("bench binary has no directory")?;
-    for name in ["nowconnect-cloud", "nowconnect-premise"] {
+    for name in ["nowconnect-cloud", "nowconnect-premise", "nowconnect-perf"] {
         ensure!(
             dir.join(name).is_file(),
             "{name} not found in {}: run `scripts/bench.sh` (or `cargo build --release --bins`)",

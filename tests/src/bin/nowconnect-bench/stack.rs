@@ -19,6 +19,32 @@ const CONNECTOR: &str = "bench";
 /// SIGTERM to exit, per process.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// What differs between the pairs a bench starts.
+#[derive(Debug, Clone)]
+pub(crate) struct StackOpts {
+    /// Offer V2 on both ends (otherwise both stay on V1).
+    pub(crate) v2: bool,
+    /// Raise the hub's `max_conn_total` and the agent's `max_inflight_cids` (and the idle
+    /// timeout) for many held streams; `None` = the defaults.
+    pub(crate) max_streams: Option<usize>,
+    /// The target echoes: wait until a byte comes back through the listener. Otherwise (a
+    /// directory) the hub's readiness is the only wait.
+    pub(crate) target_echoes: bool,
+}
+
+impl Default for StackOpts {
+    fn default() -> Self {
+        StackOpts {
+            v2: true,
+            max_streams: None,
+            target_echoes: true,
+        }
+    }
+}
+
+/// Idle timeout while many streams are held open (the RSS measurement).
+const HOLD_IDLE_MS: u64 = 600_000;
+
 /// A running hub + agent pair.
 #[derive(Debug)]
 pub(crate) struct Stack {
@@ -56,18 +82,26 @@ impl Stack {
         tag: &str,
         mode_env: &HashMap<String, String>,
         target: SocketAddr,
+        opts: &StackOpts,
     ) -> anyhow::Result<Stack> {
         let [listener, tunnel, health, metrics] = ports::<4>()?;
         let hub_log = dir.join(format!("{tag}-hub.log"));
         let agent_log = dir.join(format!("{tag}-agent.log"));
         let cloud_yaml = dir.join(format!("{tag}-cloud.yaml"));
+        let limits = match opts.max_streams {
+            Some(n) => {
+                format!("limits:\n  max_conn_total: {n}\n  idle_timeout_ms: {HOLD_IDLE_MS}\n")
+            }
+            None => String::new(),
+        };
         let yaml = format!(
             "listeners:\n  - name: bench\n    bind: {listener}\n    connector: {CONNECTOR}\n\
-             tunnel:\n  host: {host}\n  port: {port}\n  v2: true\n\
+             tunnel:\n  host: {host}\n  port: {port}\n  v2: {v2}\n\
              security:\n  jwks_url: {jwks}\n\
-             observability:\n  log_level: info\n  log_format: json\n",
+             observability:\n  log_level: info\n  log_format: json\n{limits}",
             host = tunnel.ip(),
             port = tunnel.port(),
+            v2 = opts.v2,
             jwks = utf8(&creds.jwks_path())?,
         );
         std::fs::write(&cloud_yaml, yaml).context("writing cloud.yaml")?;
@@ -96,16 +130,23 @@ impl Stack {
             (nc::NC_METRICS_HOST.to_owned(), metrics.ip().to_string()),
             (nc::NC_METRICS_PORT.to_owned(), metrics.port().to_string()),
             (nc::NC_LOG_FORMAT.to_owned(), "json".to_owned()),
+            (nc::NC_PROTOCOL_V2.to_owned(), opts.v2.to_string()),
         ]);
+        if let Some(n) = opts.max_streams {
+            env.insert(nc::NC_MAX_INFLIGHT_CIDS.to_owned(), n.to_string());
+            env.insert(nc::NC_IDLE_TIMEOUT_MS.to_owned(), HOLD_IDLE_MS.to_string());
+        }
         let agent = Proc::spawn("nowconnect-premise", &[], &env, &agent_log);
         probe::wait_until(&hub_log, "hub GET /readyz != 200", || {
             probe::http_ok(tunnel, "/readyz")
         })
         .await?;
-        probe::wait_until(&agent_log, "no echo through the listener", || {
-            probe::echoes(listener)
-        })
-        .await?;
+        if opts.target_echoes {
+            probe::wait_until(&agent_log, "no echo through the listener", || {
+                probe::echoes(listener)
+            })
+            .await?;
+        }
         let protocol = probe::event_field(&agent_log, "tunnel_up", "protocol")
             .unwrap_or_else(|| "?".to_owned());
         Ok(Stack {
@@ -116,6 +157,11 @@ impl Stack {
             hub,
             agent,
         })
+    }
+
+    /// Process ids of hub and agent.
+    pub(crate) fn pids(&self) -> (u32, u32) {
+        (self.hub.pid(), self.agent.pid())
     }
 
     /// CPU time (user + system) hub and agent have used so far, in seconds.
