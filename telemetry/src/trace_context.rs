@@ -39,3 +39,13 @@ pub fn set_remote_parent(span: &tracing::Span, traceparent: &str) -> bool {
 pub fn is_sampled(span: &tracing::Span) -> bool {
     span.context().span().span_context().is_sampled()
 }
+
+/// `span` when it is sampled; otherwise the span `unsampled` makes, which should be one the
+/// OpenTelemetry layer does not accept (a `debug_span!` under the layer's `info` level). A task
+/// instrumented with a span enters and exits it on every poll; for the unsampled majority that
+/// work is then skipped by the layer entirely (measured: +6% p50 round trip with nothing
+/// sampled, +1% without). Take the `traceparent` from `span` first: it carries the
+/// not-sampled decision to the peer.
+pub fn sampled_or(span: tracing::Span, unsampled: impl FnOnce() -> tracing::Span) -> tracing::Span {
+    if is_sampled(&span) { span } else { unsampled() }
+}

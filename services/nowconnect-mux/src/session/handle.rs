@@ -53,8 +53,12 @@ impl SessionHandle {
             .register(key.clone(), connector.clone())
             .map_err(|_| OpenError::Full)?;
         let span = tracing::info_span!("stream", cid = %cid, connector = %connector);
-        ctx.trace_frames(&span);
         let traceparent = traceparent.or_else(|| trace_context::traceparent(&span));
+        let span = trace_context::sampled_or(
+            span,
+            || tracing::debug_span!("stream", cid = %cid, connector = %connector),
+        );
+        ctx.trace_frames(&span);
         let written = crate::codec::OpenWritten::default();
         ctx.opened = Some(written.clone());
         let open = Outbound::Open {

@@ -276,6 +276,10 @@ fn open(
         // false = malformed or not recorded: the span then stays a root (or its local parent's).
         let _ = nowconnect_telemetry::trace_context::set_remote_parent(&span, tp);
     }
+    let span = nowconnect_telemetry::trace_context::sampled_or(
+        span,
+        || tracing::debug_span!("stream", cid = %key.cid, connector = %connector),
+    );
     ctx.trace_frames(&span);
     shared.tasks.spawn(
         async move {
