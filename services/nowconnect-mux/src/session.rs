@@ -215,14 +215,14 @@ where
             }
             msg = source.next() => {
                 let Some(msg) = msg else {
-                    return ended(closing, SessionEnd::Broken("connection closed".into()));
+                    return ended(closing, &close_rx, SessionEnd::Broken("connection closed".into()));
                 };
                 let msg = match msg {
                     Ok(msg) => msg,
-                    Err(e) => return ended(closing, SessionEnd::Broken(e.to_string())),
+                    Err(e) => return ended(closing, &close_rx, SessionEnd::Broken(e.to_string())),
                 };
                 if let Some(end) = inbound::handle(shared, msg).await {
-                    return ended(closing, end);
+                    return ended(closing, &close_rx, end);
                 }
             }
             _ = tick.tick() => {
@@ -239,10 +239,22 @@ where
     }
 }
 
-/// After this side asked to close, however the socket ends counts as our close.
-fn ended(closing: Option<(Instant, Close)>, end: SessionEnd) -> SessionEnd {
-    match closing {
-        Some((_, close)) => SessionEnd::Closed {
+/// After this side asked to close, however the socket ends counts as our close. The request
+/// is read again here because the peer's answer can arrive in the same poll that would have
+/// noticed it.
+fn ended(
+    closing: Option<(Instant, Close)>,
+    close_rx: &tokio::sync::watch::Receiver<Option<Close>>,
+    end: SessionEnd,
+) -> SessionEnd {
+    // A protocol error requests its own close (code 1002); that one is not ours to report.
+    let requested = match closing {
+        Some((_, close)) => Some(close),
+        None if matches!(end, SessionEnd::ProtocolError(_)) => None,
+        None => close_rx.borrow().clone(),
+    };
+    match requested {
+        Some(close) => SessionEnd::Closed {
             code: close.code,
             reason: close.reason,
         },
