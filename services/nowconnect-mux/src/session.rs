@@ -18,7 +18,6 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 
 mod handle;
 mod inbound;
@@ -146,8 +145,18 @@ impl Session {
         let handle = SessionHandle {
             shared: shared.clone(),
         };
-        let span = tracing::info_span!("tunnel", agent_id = %shared.peer);
-        let task = tokio::spawn(run(shared, ws, lanes).instrument(span));
+        // The tunnel's span covers its lifetime and is never entered: instrumenting the reader
+        // with it cost an enter/exit per WebSocket message (SPEC §6.2 asks for stream and frame
+        // spans only). Streams are therefore trace roots unless the OPEN carries a parent.
+        let span = nowconnect_telemetry::trace_context::sampled_or(
+            tracing::info_span!("tunnel", agent_id = %shared.peer, end = tracing::field::Empty),
+            || tracing::debug_span!("tunnel", agent_id = %shared.peer),
+        );
+        let task = tokio::spawn(async move {
+            let end = run(shared, ws, lanes).await;
+            span.record("end", end.as_str());
+            end
+        });
         (handle, task)
     }
 }
