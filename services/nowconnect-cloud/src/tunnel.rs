@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use hyper_util::rt::TokioIo;
 use nowconnect_auth::AgentClaims;
 use nowconnect_mux::{Role, Session, SessionConfig};
@@ -130,15 +130,7 @@ where
         .max(cfg.tunnel.v2_max_frame),
     });
     let (ack, negotiated) = hello::hub_answer(&hello, hub_v2);
-    if ws
-        .send(Message::Text(
-            v1::encode(&v1::Message::HelloAck(ack)).into(),
-        ))
-        .await
-        .is_err()
-    {
-        return;
-    }
+    let ack = Message::Text(v1::encode(&v1::Message::HelloAck(ack)).into());
     let session_cfg = SessionConfig {
         role: Role::Hub,
         protocol: negotiated,
@@ -151,7 +143,9 @@ where
         peer: hello.agent_id.clone(),
         observer: state.metrics.observer(),
     };
-    let (handle, task) = Session::spawn(ws, session_cfg, None, &state.sessions_stop);
+    // Registered before the agent reads its HELLO_ACK (the session's first message).
+    let (handle, task) =
+        Session::spawn_greeting(ws, Some(ack), session_cfg, None, &state.sessions_stop);
     let (ticket, stale) =
         state
             .registry

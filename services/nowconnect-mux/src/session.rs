@@ -120,6 +120,25 @@ impl Session {
             + Send
             + 'static,
     {
+        Session::spawn_greeting(ws, None, cfg, dialer, shutdown)
+    }
+
+    /// [`Session::spawn`] that first sends `greeting` (the hub's HELLO_ACK). The hub can then
+    /// make the session routable before the agent learns it is accepted: an agent that reports
+    /// ready on the acknowledgement is never refused `no_agent` by a client racing it.
+    pub fn spawn_greeting<S>(
+        ws: S,
+        greeting: Option<Message>,
+        cfg: SessionConfig,
+        dialer: Option<Arc<dyn Dialer>>,
+        shutdown: &CancellationToken,
+    ) -> (SessionHandle, JoinHandle<SessionEnd>)
+    where
+        S: Stream<Item = Result<Message, WsError>>
+            + Sink<Message, Error = WsError>
+            + Send
+            + 'static,
+    {
         let (control, control_rx) = mpsc::unbounded_channel();
         let (data, data_rx) = mpsc::channel(DATA_LANE);
         let (close, close_rx) = watch::channel(None);
@@ -141,6 +160,7 @@ impl Session {
             control: control_rx,
             data: data_rx,
             close: close_rx,
+            greeting,
         };
         let handle = SessionHandle {
             shared: shared.clone(),

@@ -31,6 +31,8 @@ pub(crate) struct Lanes {
     pub(crate) control: mpsc::UnboundedReceiver<Outbound>,
     pub(crate) data: mpsc::Receiver<Outbound>,
     pub(crate) close: tokio::sync::watch::Receiver<Option<Close>>,
+    /// Sent before anything else (the hub's HELLO_ACK), so no frame can overtake it.
+    pub(crate) greeting: Option<Message>,
 }
 
 /// Runs until the session is cancelled, a close is requested, or the sink fails.
@@ -45,6 +47,9 @@ pub(crate) async fn run<S>(
 where
     S: Sink<Message, Error = WsError> + Unpin,
 {
+    if let Some(greeting) = lanes.greeting.take() {
+        sink.send(greeting).await?;
+    }
     let mut ping = tokio::time::interval(ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.tick().await;
