@@ -46,6 +46,9 @@ pub enum Command {
     Ldap(LdapArgs),
     /// An echo service to point both paths at (runs until Ctrl-C).
     Echo(EchoArgs),
+    /// A plain TCP relay to one upstream (runs until Ctrl-C): two in series are the floor a
+    /// two-hop tunnel is compared with.
+    Relay(RelayArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -109,6 +112,16 @@ pub struct EchoArgs {
         value_name = "HOST:PORT"
     )]
     pub listen: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RelayArgs {
+    /// Where to listen.
+    #[arg(long, env = "NC_PERF_LISTEN", value_name = "HOST:PORT")]
+    pub listen: String,
+    /// Where every accepted connection is relayed to.
+    #[arg(long, env = "NC_PERF_UPSTREAM", value_name = "HOST:PORT")]
+    pub to: String,
 }
 
 /// Seconds as a positive, finite number (fractions allowed: `0.2`).

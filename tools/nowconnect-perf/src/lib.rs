@@ -4,7 +4,8 @@
 //!
 //! Main types: [`tcp::TcpOpts`] → [`tcp::run`] → [`report::TcpReport`] (human table with
 //! [`report::TcpReport::render`], JSON through serde); [`stats::Summary`] for latencies;
-//! [`echo::serve`], an echo target to point both paths at; [`cli::Cli`], the command line
+//! [`echo::serve`], an echo target to point both paths at; [`relay::serve`], a plain TCP relay
+//! (two in series: the floor a two-hop tunnel is compared with); [`cli::Cli`], the command line
 //! (`nowconnect-perf tcp …`, `nowconnect-perf echo …`; options also from `NC_PERF_*`).
 //!
 //! The raw TCP mode measures, per path: bulk throughput on one stream and on N parallel streams
@@ -27,6 +28,7 @@ pub mod echo;
 pub mod error;
 pub mod gate;
 pub mod ldap;
+pub mod relay;
 pub mod report;
 pub mod stats;
 pub mod table;

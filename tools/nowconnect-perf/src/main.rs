@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use nowconnect_perf::PerfError;
-use nowconnect_perf::cli::{Cli, Command, EchoArgs, LdapArgs, TcpArgs};
+use nowconnect_perf::cli::{Cli, Command, EchoArgs, LdapArgs, RelayArgs, TcpArgs};
 use nowconnect_perf::gate::{self, Gate};
 use nowconnect_perf::ldap::LdapReport;
 
@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             Command::Tcp(args) => tcp(args).await,
             Command::Ldap(args) => ldap(args).await,
             Command::Echo(args) => echo(args).await.map(|()| Vec::new()),
+            Command::Relay(args) => relay(args).await.map(|()| Vec::new()),
         }
     });
     match result {
@@ -116,6 +117,22 @@ async fn echo(args: EchoArgs) -> Result<(), PerfError> {
     eprintln!("nowconnect-perf: echo on {local} (Ctrl-C stops)");
     tokio::select! {
         () = nowconnect_perf::echo::serve(listener) => Ok(()),
+        r = tokio::signal::ctrl_c() => r.map_err(PerfError::io("waiting for Ctrl-C")),
+    }
+}
+
+async fn relay(args: RelayArgs) -> Result<(), PerfError> {
+    let addr = nowconnect_perf::tcp::resolve(&args.listen).await?;
+    let upstream = nowconnect_perf::tcp::resolve(&args.to).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(PerfError::io("binding the relay listener"))?;
+    let local = listener
+        .local_addr()
+        .map_err(PerfError::io("reading the relay address"))?;
+    eprintln!("nowconnect-perf: relay {local} -> {upstream} (Ctrl-C stops)");
+    tokio::select! {
+        () = nowconnect_perf::relay::serve(listener, upstream) => Ok(()),
         r = tokio::signal::ctrl_c() => r.map_err(PerfError::io("waiting for Ctrl-C")),
     }
 }

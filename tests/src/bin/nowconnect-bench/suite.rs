@@ -2,7 +2,9 @@
 //! target and hub + agent pairs (release binaries) on loopback, then runs:
 //! 1. the perf runner's LDAP workloads (10×2, 20×3, 50×2 rps, page size 1000, closed loop like
 //!    the runner), each through the tunnel (V2) and directly, back to back, order alternating;
-//! 2. `nowconnect-perf tcp` through a V2 and a V1 tunnel (each against direct in the same run);
+//! 2. `nowconnect-perf tcp` through a V2 and a V1 tunnel (each against direct in the same run),
+//!    and through two plain `nowconnect-perf relay` processes in series: the floor any two-hop
+//!    tunnel pays on this machine (same extra sockets and wake-ups, no protocol);
 //! 3. hub and agent memory idle and with 1000 and 10 000 idle streams held open (the echo
 //!    target is a separate `nowconnect-perf echo` process so the bench stays under its fd limit).
 
@@ -139,6 +141,15 @@ pub(crate) async fn run(args: SuiteArgs, work: &Path, progress: fn(&str)) -> any
             report.tcp.push((tag.to_owned(), r));
             stack.stop().await?;
         }
+        let floor = relay_floor(target, work, args.quick, progress).await?;
+        println!(
+            "\n[floor: two plain TCP relays in series] {}",
+            floor.render()
+        );
+        if let Some((_, v2)) = report.tcp.iter().find(|(tag, _)| tag == "v2") {
+            print!("{}", render_against_floor(v2, &floor));
+        }
+        report.tcp.push(("floor".to_owned(), floor));
         echo_task.abort();
     }
 
@@ -210,6 +221,64 @@ fn tcp_opts(tunnel: SocketAddr, direct: SocketAddr, quick: bool) -> TcpOpts {
         message_size: 64,
         connections: if quick { 100 } else { 300 },
     }
+}
+
+/// `nowconnect-perf tcp` through `relay → relay → target`, each relay its own process.
+async fn relay_floor(
+    target: SocketAddr,
+    work: &Path,
+    quick: bool,
+    progress: fn(&str),
+) -> anyhow::Result<TcpReport> {
+    let free = || -> anyhow::Result<SocketAddr> {
+        Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?)
+    };
+    let (second, first) = (free()?, free()?);
+    let spawn = |listen: SocketAddr, to: SocketAddr, name: &str| {
+        Proc::spawn(
+            "nowconnect-perf",
+            &[
+                "relay",
+                "--listen",
+                &listen.to_string(),
+                "--to",
+                &to.to_string(),
+            ],
+            &HashMap::new(),
+            &work.join(format!("suite-{name}.log")),
+        )
+    };
+    let _second = spawn(second, target, "relay-2");
+    let _first = spawn(first, second, "relay-1");
+    wait_port(second).await?;
+    wait_port(first).await?;
+    progress(&format!(
+        "tcp through two plain relays: {first} -> {second} -> {target}"
+    ));
+    Ok(tcp::run(&tcp_opts(first, target, quick)).await?)
+}
+
+/// The V2 tunnel's ratios to direct divided by the relay chain's: what the protocol costs on
+/// top of the two hops (1.0 = nothing; each run against its own direct figures).
+fn render_against_floor(tunnel: &TcpReport, floor: &TcpReport) -> String {
+    let (t, f) = (&tunnel.ratio, &floor.ratio);
+    let rows = [
+        ("throughput, 1 stream", t.bulk_1, f.bulk_1),
+        ("throughput, N streams", t.bulk_n, f.bulk_n),
+        ("round trip p50", t.rtt_p50, f.rtt_p50),
+        ("round trip p99", t.rtt_p99, f.rtt_p99),
+        ("connection set-up", t.setup_rate, f.setup_rate),
+    ];
+    let mut out = String::from(
+        "\n[v2 against the floor] ratio to direct: tunnel, two plain relays, tunnel/relays\n",
+    );
+    for (name, tv, fv) in rows {
+        out.push_str(&format!(
+            "{name:<24} {tv:>7.2} {fv:>7.2} {:>7.2}\n",
+            nowconnect_perf::report::ratio(tv, fv)
+        ));
+    }
+    out
 }
 
 async fn wait_port(addr: SocketAddr) -> anyhow::Result<()> {
