@@ -26,6 +26,25 @@ async fn expect_closed_at_once(addr: SocketAddr) {
     );
 }
 
+/// Connects and expects the stream to be reset (a failed connect or a read error), never
+/// ended with a FIN: a client must be able to tell a cut stream from a complete one.
+async fn expect_reset(addr: SocketAddr) {
+    let mut s = match TcpStream::connect(addr).await {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
+        Err(e) => panic!("connect: {e}"),
+    };
+    let _ = s.write_all(b"hello?").await;
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(PROMPTLY, s.read(&mut buf))
+        .await
+        .expect("reset promptly");
+    assert!(
+        matches!(&n, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "a refused stream is reset, not ended as if complete: {n:?}"
+    );
+}
+
 /// One echo round trip of `len` bytes.
 async fn echo_ok(addr: SocketAddr, len: usize) {
     let mut s = TcpStream::connect(addr).await.expect("connect");
@@ -128,7 +147,7 @@ async fn target_down_closes_the_client_and_logs_connect_failed() {
     let log = work.path().join("agent.log");
     let _agent = Proc::spawn("nowconnect-premise", &[], &env, &log);
     wait_health(health, "READY", Duration::from_secs(20)).await;
-    expect_closed_at_once(hub.listener("down")).await;
+    expect_reset(hub.listener("down")).await;
     let deadline = std::time::Instant::now() + PROMPTLY;
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -177,13 +196,18 @@ async fn agent_killed_mid_transfer_closes_clients_then_comes_back() {
             let mut buf = vec![0u8; 1 << 16];
             loop {
                 match s.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
+                    Ok(0) => return Ok(()),
+                    Err(e) => return Err(e),
                     Ok(_) => {}
                 }
             }
         })
-        .await;
-        assert!(ended.is_ok(), "client of a dead agent is closed promptly");
+        .await
+        .expect("client of a dead agent is closed promptly");
+        assert!(
+            matches!(&ended, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            "a stream cut by a dead agent is reset, not ended as if complete: {ended:?}"
+        );
     }
     expect_closed_at_once(hub.listener("hose")).await;
 

@@ -18,7 +18,7 @@ use nowconnect_protocol::{Direction, ResetReason};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -247,22 +247,30 @@ impl StreamCtx {
 
 /// Relays until both directions finished or the stream is cancelled; then unregisters it and
 /// logs `stream_close`.
-pub(crate) async fn relay<W>(
+///
+/// A stream that did not complete (reset by either side, its tunnel lost, reaped idle) closes
+/// its socket with a TCP RST, never a FIN: a client must not mistake a cut transfer for a
+/// complete one. The halves are borrowed, so nothing sends a FIN on their drop.
+pub(crate) async fn relay(
     ctx: StreamCtx,
     inbound: InboundRx,
-    reader: OwnedReadHalf,
-    writer: W,
-) -> CloseReason
-where
-    W: AsyncWrite + Unpin,
-{
+    mut socket: TcpStream,
+) -> CloseReason {
     let started = Instant::now();
-    tokio::select! {
-        _ = ctx.shared.cancel.cancelled() => {}
-        _ = async { tokio::join!(pump_up(&ctx, reader), pump_down(&ctx, inbound, writer)) } => {}
+    {
+        let (reader, writer) = socket.split();
+        tokio::select! {
+            _ = ctx.shared.cancel.cancelled() => {}
+            _ = async { tokio::join!(pump_up(&ctx, reader.as_ref()), pump_down(&ctx, inbound, writer)) } => {}
+        }
     }
     ctx.table.remove(&ctx.shared.key);
     let reason = ctx.shared.reason();
+    if !matches!(reason, CloseReason::Completed) {
+        // SO_LINGER 0: the close below sends RST and drops what is unsent.
+        let _ = socket.set_zero_linger();
+    }
+    drop(socket);
     ctx.shared.probe.closed(&reason, started.elapsed());
     let (up, down) = (
         ctx.shared.bytes_up.load(Ordering::Relaxed),
@@ -288,7 +296,7 @@ where
 /// Reads the local socket into DATA frames. A buffer exists only from the moment the socket is
 /// readable until the bytes are read (then it is the frame's payload), so an idle stream holds
 /// no read buffer.
-async fn pump_up(ctx: &StreamCtx, reader: OwnedReadHalf) {
+async fn pump_up(ctx: &StreamCtx, reader: &TcpStream) {
     let shared = &ctx.shared;
     if let Some(opened) = &ctx.opened {
         opened.wait().await;

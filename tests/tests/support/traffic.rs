@@ -55,7 +55,12 @@ pub(crate) async fn round_trip(addr: SocketAddr, data: Vec<u8>) -> Vec<u8> {
 
 /// Connects and reads until the hub closes the connection (refused or reset streams).
 pub(crate) async fn closed_by_hub(addr: SocketAddr) {
-    let mut socket = TcpStream::connect(addr).await.expect("connect");
+    let mut socket = match TcpStream::connect(addr).await {
+        Ok(socket) => socket,
+        // A reset stream is closed with RST, which can beat `connect` returning.
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
+        Err(e) => panic!("connect: {e}"),
+    };
     let mut sink = Vec::new();
     let read = socket.read_to_end(&mut sink);
     let _ = tokio::time::timeout(Duration::from_secs(20), read)

@@ -74,8 +74,7 @@ impl SessionHandle {
         tracing::info!(event = "stream_open", cid = %cid, connector = %connector, agent_id = %shared.peer);
         shared.tasks.spawn(
             async move {
-                let (reader, writer) = socket.into_split();
-                stream::relay(ctx, rx, reader, writer).await;
+                stream::relay(ctx, rx, socket).await;
                 drop(guard);
             }
             .instrument(span),

@@ -291,8 +291,7 @@ fn open(
                 Ok(socket) => {
                     tracing::info!(event = "stream_open", cid = %key.cid, connector = %connector, agent_id = %ctx.peer);
                     let _ = socket.set_nodelay(true);
-                    let (reader, writer) = socket.into_split();
-                    stream::relay(ctx, rx, reader, writer).await;
+                    stream::relay(ctx, rx, socket).await;
                 }
                 Err(e) => {
                     tracing::warn!(event = "connect_failed", cid = %key.cid, connector = %connector, error = %e);
