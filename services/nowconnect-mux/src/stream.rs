@@ -322,7 +322,8 @@ async fn pump_up(ctx: &StreamCtx, reader: &TcpStream) {
             Ok(read) => read,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(e) => {
-                tracing::debug!(cid = %shared.key.cid, error = %e, "local read failed");
+                // Why a stream was cut is what an operator asks first; one line per stream.
+                tracing::info!(event = "local_read_failed", cid = %shared.key.cid, error = %e);
                 ctx.reset_local(ResetReason::PeerReset);
                 return;
             }
@@ -406,7 +407,7 @@ async fn pump_down<W: AsyncWrite + Unpin>(ctx: &StreamCtx, mut inbound: InboundR
             },
         };
         if let Err(e) = result {
-            tracing::debug!(cid = %shared.key.cid, error = %e, "local write failed");
+            tracing::info!(event = "local_write_failed", cid = %shared.key.cid, error = %e);
             shared.probe.local_write_failed();
             ctx.reset_local(ResetReason::PeerReset);
             return;
