@@ -117,6 +117,17 @@ impl ChaosStack {
     /// and returns once the agent is `READY`. `agent_extra` is added to every agent's
     /// environment (e.g. `NC_PING_TIMEOUT_SEC`).
     pub async fn start(hub: HubOpts, agent: AgentOpts, agent_extra: &[(&str, &str)]) -> ChaosStack {
+        ChaosStack::start_with_target(hub, agent, agent_extra, None).await
+    }
+
+    /// Like [`ChaosStack::start`]; with `target`, the first agent dials it directly instead of
+    /// `target_relay` (e.g. a target that never completes a TCP handshake).
+    pub async fn start_with_target(
+        hub: HubOpts,
+        agent: AgentOpts,
+        agent_extra: &[(&str, &str)],
+        target: Option<SocketAddr>,
+    ) -> ChaosStack {
         let creds = Creds::new();
         let work = tempfile::tempdir().expect("tempdir");
         let (tunnel, listener) = (targets::closed_port().await, targets::closed_port().await);
@@ -152,7 +163,7 @@ impl ChaosStack {
             agent_opts: agent,
             work,
         };
-        let target = stack.target_relay.addr();
+        let target = target.unwrap_or_else(|| stack.target_relay.addr());
         let first = stack.add_agent("agent-0", target).await;
         stack.agents[first].wait_ready().await;
         stack

@@ -210,9 +210,12 @@ async fn relay(
             }
         }
     };
+    // Reunited, so that no half's drop sends a FIN ahead of the RST.
+    let (client, server) = (cr.reunite(cw), sr.reunite(sw));
     if aborted {
-        rst(cr.as_ref());
-        rst(sr.as_ref());
+        for socket in [client, server].into_iter().flatten() {
+            rst(&socket);
+        }
     }
     counts.active.fetch_sub(1, Ordering::SeqCst);
 }

@@ -257,9 +257,15 @@ where
     W: AsyncWrite + Unpin,
 {
     let started = Instant::now();
-    tokio::select! {
-        _ = ctx.shared.cancel.cancelled() => {}
-        _ = async { tokio::join!(pump_up(&ctx, reader), pump_down(&ctx, inbound, writer)) } => {}
+    let cancelled = tokio::select! {
+        _ = ctx.shared.cancel.cancelled() => true,
+        _ = async { tokio::join!(pump_up(&ctx, reader), pump_down(&ctx, inbound, writer)) } => false,
+    };
+    if cancelled {
+        // Cancelled without a reason of its own: the session's token fired (the tunnel ended or
+        // shut down) before the session got to abort this stream. That is a lost stream, not a
+        // completed one; a reason already set wins.
+        ctx.shared.abort(CloseReason::TunnelLost);
     }
     ctx.table.remove(&ctx.shared.key);
     let reason = ctx.shared.reason();
