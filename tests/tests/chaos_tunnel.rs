@@ -445,3 +445,148 @@ async fn second_agent_takes_over_when_the_active_one_is_killed() {
         3.0
     );
 }
+
+/// The path between agent and hub resets every connection (and every new one for a while):
+/// both ends see the tunnel break at once — no waiting for a ping timeout — every stream is
+/// reset as `ws_broken`, the agent counts its failed attempts while the path keeps resetting,
+/// and reconnects once it heals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_tunnel_is_detected_at_once_and_the_agent_reconnects() {
+    let stack = ChaosStack::start(hub_opts(), AgentOpts::default(), &AGENT_PING).await;
+    let (hub, admin) = (stack.hub.tunnel, stack.agents[0].admin);
+    let mut clients = Vec::new();
+    for seed in 0..4 {
+        clients.push(open_echo(stack.hub.listener, seed, 1000).await);
+    }
+    stack.hub_relay.reset();
+    let mut closed = Vec::new();
+    for s in &mut clients {
+        closed.push(wait_closed(s).await);
+    }
+    eprintln!("tunnel reset: clients closed after {closed:?}");
+    let broken = |v: &serde_json::Value| field(v, "reason") == "ws_broken";
+    wait_log_events(&stack.hub.log, "agent_disconnected", 1, broken).await;
+    wait_log_events(&stack.agents[0].log, "tunnel_down", 1, broken).await;
+    for addr in [hub, admin] {
+        wait_metric(addr, "nowconnect_rst_sent_total", &rst("ws_broken"), |v| {
+            v == 4.0
+        })
+        .await;
+    }
+    let failed = [("agent", "agent-0"), ("reason", "connect_failed")];
+    wait_metric(admin, "nowconnect_tunnel_reconnects_total", &failed, |v| {
+        v >= 1.0
+    })
+    .await;
+    let m = metrics(admin).await;
+    let reason = |r: &'static str| {
+        m.value(
+            "nowconnect_tunnel_reconnects_total",
+            &[("agent", "agent-0"), ("reason", r)],
+        )
+    };
+    assert_eq!(reason("ws_broken"), 1.0);
+    assert_eq!(reason("ping_timeout"), 0.0, "a reset is not a ping timeout");
+
+    stack.hub_relay.heal();
+    let back = served_within(stack.hub.listener, Duration::from_secs(30)).await;
+    eprintln!("tunnel reset healed: served again after {back:?}");
+    stack.agents[0].wait_ready().await;
+}
+
+/// A black hole shorter than the ping timeout (1 s against 5 s) is ridden out: the tunnel and
+/// its stream survive, the bytes sent during the blip arrive intact and in order, and nothing
+/// reconnects or resets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_blackhole_is_ridden_out_without_losing_a_byte() {
+    let hub = HubOpts {
+        ping_interval_sec: 1,
+        ping_timeout_sec: 5,
+        ..HubOpts::default()
+    };
+    let ping = [("NC_PING_INTERVAL_SEC", "1"), ("NC_PING_TIMEOUT_SEC", "5")];
+    let stack = ChaosStack::start(hub, AgentOpts::default(), &ping).await;
+    let (hub, admin) = (stack.hub.tunnel, stack.agents[0].admin);
+    let mut s = open_echo(stack.hub.listener, 5, 1000).await;
+    stack.hub_relay.blackhole();
+    let during = pattern(5, 1000, 32 * 1024);
+    s.write_all(&during).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stack.hub_relay.heal();
+    let mut got = vec![0u8; during.len()];
+    tokio::time::timeout(Duration::from_secs(10), s.read_exact(&mut got))
+        .await
+        .expect("echo after the blip")
+        .unwrap();
+    assert!(
+        got == during,
+        "the bytes sent during the blip came back changed"
+    );
+    s.shutdown().await.unwrap();
+    wait_closed(&mut s).await;
+    assert_eq!(
+        stack.hub_relay.accepted(),
+        1,
+        "the tunnel was never re-dialled"
+    );
+    let m = metrics(admin).await;
+    for reason in ["ws_broken", "ping_timeout", "connect_failed"] {
+        let labels = [("agent", "agent-0"), ("reason", reason)];
+        assert_eq!(
+            m.value("nowconnect_tunnel_reconnects_total", &labels),
+            0.0,
+            "{reason}"
+        );
+    }
+    for addr in [hub, admin] {
+        let text = prom::scrape(addr).await;
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("nowconnect_rst_") && !l.ends_with(" 0")),
+            "nothing reset:\n{text}"
+        );
+    }
+}
+
+/// Every chunk on the tunnel path held 150 ms each way (pongs too; about 100 KB/s): slower,
+/// but the tunnel stays up and a 512 KiB transfer arrives whole. The keepalive only sees whole
+/// WebSocket messages: with 256 KiB messages one took longer than the 2 s ping timeout to cross
+/// this path and the busy tunnel was dropped as dead (now messages are at most 64 KiB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delayed_tunnel_path_keeps_the_tunnel_and_every_byte() {
+    let stack = ChaosStack::start(hub_opts(), AgentOpts::default(), &AGENT_PING).await;
+    let admin = stack.agents[0].admin;
+    stack.hub_relay.delay(Duration::from_millis(150));
+    let s = TcpStream::connect(stack.hub.listener).await.unwrap();
+    let (mut r, mut w) = s.into_split();
+    let data = pattern(77, 0, 512 * 1024);
+    let sent = data.clone();
+    let writer = tokio::spawn(async move {
+        w.write_all(&sent).await.unwrap();
+        w.shutdown().await.unwrap();
+    });
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), r.read_to_end(&mut got))
+        .await
+        .expect("transfer in time")
+        .expect("read");
+    writer.await.unwrap();
+    assert!(
+        got == data,
+        "{} bytes back, not the {} sent\n{}",
+        got.len(),
+        data.len(),
+        stack.logs()
+    );
+    // Three more ping intervals under the delay: still the same tunnel.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(stack.agents[0].health_answer().await, "READY");
+    assert_eq!(stack.hub_relay.accepted(), 1);
+    let m = metrics(admin).await;
+    let timeouts = [("agent", "agent-0"), ("reason", "ping_timeout")];
+    assert_eq!(
+        m.value("nowconnect_tunnel_reconnects_total", &timeouts),
+        0.0
+    );
+}
