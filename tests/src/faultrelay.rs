@@ -46,6 +46,8 @@ struct Counts {
 pub struct FaultRelay {
     addr: SocketAddr,
     mode: watch::Sender<Mode>,
+    /// Whether the listening port is open (false in `Refuse`, once it is closed).
+    listening: watch::Receiver<bool>,
     counts: Arc<Counts>,
     task: JoinHandle<()>,
 }
@@ -57,10 +59,12 @@ impl FaultRelay {
         let addr = listener.local_addr().expect("relay addr");
         let (mode, rx) = watch::channel(Mode::Pass);
         let counts = Arc::new(Counts::default());
-        let task = tokio::spawn(accept_loop(listener, upstream, rx, counts.clone()));
+        let (open, listening) = watch::channel(true);
+        let task = tokio::spawn(accept_loop(listener, upstream, rx, open, counts.clone()));
         FaultRelay {
             addr,
             mode,
+            listening,
             counts,
             task,
         }
@@ -71,6 +75,8 @@ impl FaultRelay {
         self.addr
     }
 
+    /// Switches the mode at once (for `Refuse`, [`FaultRelay::refuse`] also waits until the
+    /// port is closed).
     pub fn set(&self, mode: Mode) {
         self.mode.send_replace(mode);
     }
@@ -95,11 +101,17 @@ impl FaultRelay {
         self.set(Mode::Reset);
     }
 
-    pub fn refuse(&self) {
+    /// Closes the listening port; returns once it is closed (a connect is then refused).
+    pub async fn refuse(&self) {
         self.set(Mode::Refuse);
+        let mut listening = self.listening.clone();
+        listening
+            .wait_for(|open| !*open)
+            .await
+            .expect("relay running");
     }
 
-    /// Back to `Pass`.
+    /// Back to `Pass` (leaving `Refuse`, the port is bound again a moment later).
     pub fn heal(&self) {
         self.set(Mode::Pass);
     }
@@ -125,6 +137,7 @@ async fn accept_loop(
     mut listener: TcpListener,
     upstream: SocketAddr,
     mut mode: watch::Receiver<Mode>,
+    open: watch::Sender<bool>,
     counts: Arc<Counts>,
 ) {
     let addr = listener.local_addr().expect("relay addr");
@@ -134,12 +147,14 @@ async fn accept_loop(
             _ = mode.changed() => {
                 if *mode.borrow_and_update() == Mode::Refuse {
                     drop(listener);
+                    open.send_replace(false);
                     while *mode.borrow_and_update() == Mode::Refuse {
                         if mode.changed().await.is_err() {
                             return;
                         }
                     }
                     listener = rebind(addr).await;
+                    open.send_replace(true);
                 }
                 continue;
             }

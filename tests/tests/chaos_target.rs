@@ -47,7 +47,7 @@ async fn refused_client(listener: std::net::SocketAddr) -> Duration {
 async fn target_refusing_closes_clients_and_counts_connect_failed() {
     let stack = ChaosStack::start(HubOpts::default(), AgentOpts::default(), &[]).await;
     let (hub, admin, listener) = (stack.hub.tunnel, stack.agents[0].admin, stack.hub.listener);
-    stack.target_relay.refuse();
+    stack.target_relay.refuse().await;
     for _ in 0..3 {
         refused_client(listener).await;
     }
