@@ -74,6 +74,12 @@ async fn blackholed_tunnel_is_detected_on_both_sides_and_heals() {
     // Ping interval + timeout = 3 s; the rest is slack for a loaded machine.
     let bound = Duration::from_secs(3) + Duration::from_secs(7);
     assert!(hub_saw <= bound && agent_saw <= bound, "{}", stack.logs());
+    // Not before the timeout could have run out: the last ping arrived at most an interval
+    // before the black hole, and 2 s of silence must follow it.
+    assert!(
+        hub_saw >= Duration::from_secs(1) && agent_saw >= Duration::from_secs(1),
+        "dropped before any ping could time out: hub {hub_saw:?}, agent {agent_saw:?}"
+    );
 
     // Why: the ping timeout on both sides (not a close the black hole could not have carried).
     let ping = |v: &serde_json::Value| field(v, "reason") == "ping_timeout";
