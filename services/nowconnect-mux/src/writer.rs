@@ -17,13 +17,13 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 
-/// Upper bound of one packed V2 message (a single larger frame goes alone).
+/// Where the V2 writer stops adding frames to a message (the last one added may take it past
+/// this by less than a frame).
 ///
 /// The peer's keepalive sees a message only once all of it has arrived, so on a slow link a
-/// message must take well under the ping timeout to cross: at 256 KiB, a 128 KB/s path took
-/// 2 s per message and a tunnel with a 2 s ping timeout was dropped as dead while it carried
-/// data (`tests/tests/chaos_tunnel.rs`, the delayed path). 64 KiB quarters that time and is still
-/// a single large write.
+/// message must take well under the ping timeout to cross: at 256 KiB (messages of up to
+/// 320 KiB), a ~100 KB/s path took 3 s per message and a tunnel with a 2 s ping timeout was
+/// dropped as dead while it carried data (`tests/tests/chaos_tunnel.rs`, the delayed path).
 pub(crate) const BATCH_BYTES: usize = 64 * 1024;
 
 /// How the writer should end the WebSocket.
@@ -54,13 +54,7 @@ where
     let mut ping = tokio::time::interval(ping_interval);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ping.tick().await;
-    // A frame that did not fit into the last V2 message: it opens the next one.
-    let mut carry: Option<Outbound> = None;
     loop {
-        if let Some(first) = carry.take() {
-            carry = write_v2(&mut sink, first, &mut lanes).await?;
-            continue;
-        }
         let first = tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
@@ -83,7 +77,7 @@ where
         };
         match protocol {
             Negotiated::V1 => write_v1(&mut sink, first, &mut lanes).await?,
-            Negotiated::V2 { .. } => carry = write_v2(&mut sink, first, &mut lanes).await?,
+            Negotiated::V2 { .. } => write_v2(&mut sink, first, &mut lanes).await?,
         }
     }
     // Cancelled: send what control frames are queued (RSTs of a drain), then the close that
@@ -124,33 +118,20 @@ fn next_ready(lanes: &mut Lanes) -> Option<Outbound> {
         .or_else(|| lanes.data.try_recv().ok())
 }
 
-/// Sends `first` and whatever else is ready, packed into one message of at most
-/// [`BATCH_BYTES`] (or just `first`, if it alone is larger); returns the ready frame that did
-/// not fit, if any.
-async fn write_v2<S>(
-    sink: &mut S,
-    first: Outbound,
-    lanes: &mut Lanes,
-) -> Result<Option<Outbound>, WsError>
+async fn write_v2<S>(sink: &mut S, first: Outbound, lanes: &mut Lanes) -> Result<(), WsError>
 where
     S: Sink<Message, Error = WsError> + Unpin,
 {
     let mut buf = BytesMut::with_capacity(first.wire_len().max(4096));
     first.mark_written();
     first.encode_v2(&mut buf);
-    let mut left = None;
     while buf.len() < BATCH_BYTES {
         let Some(next) = next_ready(lanes) else { break };
-        if buf.len() + next.wire_len() > BATCH_BYTES {
-            left = Some(next);
-            break;
-        }
         buf.reserve(next.wire_len());
         next.mark_written();
         next.encode_v2(&mut buf);
     }
-    sink.send(Message::Binary(buf.freeze())).await?;
-    Ok(left)
+    sink.send(Message::Binary(buf.freeze())).await
 }
 
 async fn write_v1<S>(sink: &mut S, first: Outbound, lanes: &mut Lanes) -> Result<(), WsError>
