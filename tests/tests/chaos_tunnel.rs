@@ -466,8 +466,9 @@ async fn short_blackhole_is_ridden_out_without_losing_a_byte() {
 
 /// Every chunk on the tunnel path held 150 ms each way (pongs too; about 100 KB/s): slower,
 /// but the tunnel stays up and a 512 KiB transfer arrives whole. The keepalive only sees whole
-/// WebSocket messages: with 256 KiB messages one took longer than the 2 s ping timeout to cross
-/// this path and the busy tunnel was dropped as dead (now messages are at most 64 KiB).
+/// WebSocket messages: when the writer packed up to 256 KiB (messages of up to 320 KiB), one
+/// took longer than the 2 s ping timeout to cross this path and the busy tunnel was dropped as
+/// dead; it now stops packing at 64 KiB (messages of up to 128 KiB, about 1.2 s here).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delayed_tunnel_path_keeps_the_tunnel_and_every_byte() {
     let stack = ChaosStack::start(hub_opts(), AgentOpts::default(), &AGENT_PING).await;
