@@ -11,6 +11,8 @@
 //! - [`crud`]: the crud-service in-process (real config loader, real HTTP) and its client.
 //! - [`stack`]: hub and agents in-process, configured through their real config loaders.
 //! - [`proc_stack`]: the hub and agent binaries as processes, with their log files.
+//! - [`faultrelay`]: a TCP relay that passes, delays, black-holes, resets or refuses on demand.
+//! - [`chaos_stack`]: hub and agent processes behind fault relays, killable and restartable.
 //! - [`prometheus`]: a real Prometheus scraping given targets with the shipped alert rules.
 //! - [`targets`]: echo and other small TCP targets.
 //! - [`tls`]: a throwaway CA issuing server certificates, and an HTTPS JWKS server.
@@ -33,9 +35,11 @@
 
 use std::sync::{Mutex, MutexGuard};
 
+pub mod chaos_stack;
 pub mod creds;
 pub mod crud;
 pub mod deploy;
+pub mod faultrelay;
 pub mod logcap;
 pub mod otlp;
 pub mod pdp;

@@ -46,6 +46,30 @@ impl Proc {
         log: &std::path::Path,
     ) -> Proc {
         let out = std::fs::File::create(log).expect("log file");
+        Proc::spawn_to(name, args, env, out)
+    }
+
+    /// Like [`Proc::spawn`], appending to `log` (a restarted process keeps one log file).
+    pub fn spawn_appending(
+        name: &str,
+        args: &[&str],
+        env: &HashMap<String, String>,
+        log: &std::path::Path,
+    ) -> Proc {
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
+        Proc::spawn_to(name, args, env, out)
+    }
+
+    fn spawn_to(
+        name: &str,
+        args: &[&str],
+        env: &HashMap<String, String>,
+        out: std::fs::File,
+    ) -> Proc {
         let err = out.try_clone().expect("log file");
         let child = Command::new(binary(name))
             .args(args)

@@ -1,5 +1,5 @@
-//! Small real TCP targets: echo, answer-after-EOF, firehose, one that never reads, and free
-//! ports.
+//! Small real TCP targets: echo, answer-after-EOF, firehose, one that never reads, one that
+//! never completes a handshake, and free ports.
 
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -84,4 +84,40 @@ pub async fn read_all(socket: &mut TcpStream) -> (Vec<u8>, bool) {
     let mut all = Vec::new();
     let ok = socket.read_to_end(&mut all).await.is_ok();
     (all, ok)
+}
+
+/// A listening port that never completes a TCP handshake: its accept queue is full and never
+/// drained, and Linux drops SYNs to such a listener, so a connect hangs until the caller's own
+/// timeout. Lives as long as the returned [`SynSink`].
+pub async fn syn_sink() -> SynSink {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let addr = socket.local_addr().expect("addr");
+    let listener = socket.listen(1).expect("listen");
+    let mut fillers = Vec::new();
+    for _ in 0..16 {
+        let attempt = TcpStream::connect(addr);
+        match tokio::time::timeout(std::time::Duration::from_millis(300), attempt).await {
+            Ok(Ok(s)) => fillers.push(s),
+            Ok(Err(e)) => panic!("connect to the SYN sink failed: {e}"),
+            Err(_) => {
+                return SynSink {
+                    addr,
+                    _listener: listener,
+                    _fillers: fillers,
+                };
+            }
+        }
+    }
+    panic!("the accept queue of {addr} never filled");
+}
+
+/// See [`syn_sink`].
+#[derive(Debug)]
+pub struct SynSink {
+    pub addr: SocketAddr,
+    _listener: TcpListener,
+    _fillers: Vec<TcpStream>,
 }

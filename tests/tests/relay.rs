@@ -9,14 +9,20 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// V1 has no flow control: a queue that stays full for 2 s resets its stream
+/// (`queue_overflow`, tested below). For the integrity tests V1 gets room for 1000 frames, so
+/// 64 parallel 8 MB echoes on a loaded CI machine measure integrity, not scheduling.
 fn opts(v2: bool) -> (HubOpts, AgentOpts) {
+    let queue_depth = if v2 { 100 } else { 1000 };
     (
         HubOpts {
             v2,
+            queue_depth,
             ..HubOpts::default()
         },
         AgentOpts {
             v2,
+            queue_depth,
             ..AgentOpts::default()
         },
     )

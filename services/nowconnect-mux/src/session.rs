@@ -204,10 +204,11 @@ where
         })
     };
     let end = read_loop(&shared, &mut source).await;
-    shared.cancel.cancel();
+    // Each stream gets its reason before the session's token cancels it.
     for stream in shared.table.all() {
         stream.abort(CloseReason::TunnelLost);
     }
+    shared.cancel.cancel();
     shared.tasks.close();
     // Give the writer a moment to send a close frame, then stop it.
     let writer_done = tokio::time::timeout(Duration::from_secs(3), async {

@@ -257,12 +257,18 @@ pub(crate) async fn relay(
     mut socket: TcpStream,
 ) -> CloseReason {
     let started = Instant::now();
-    {
+    let cancelled = {
         let (reader, writer) = socket.split();
         tokio::select! {
-            _ = ctx.shared.cancel.cancelled() => {}
-            _ = async { tokio::join!(pump_up(&ctx, reader.as_ref()), pump_down(&ctx, inbound, writer)) } => {}
+            _ = ctx.shared.cancel.cancelled() => true,
+            _ = async { tokio::join!(pump_up(&ctx, reader.as_ref()), pump_down(&ctx, inbound, writer)) } => false,
         }
+    };
+    if cancelled {
+        // Cancelled without a reason of its own: the session's token fired (the tunnel ended or
+        // shut down) before the session got to abort this stream. That is a lost stream, not a
+        // completed one; a reason already set wins.
+        ctx.shared.abort(CloseReason::TunnelLost);
     }
     ctx.table.remove(&ctx.shared.key);
     let reason = ctx.shared.reason();

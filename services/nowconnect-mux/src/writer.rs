@@ -17,8 +17,14 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_util::sync::CancellationToken;
 
-/// Upper bound of one packed V2 message.
-pub(crate) const BATCH_BYTES: usize = 256 * 1024;
+/// Where the V2 writer stops adding frames to a message (the last one added may take it past
+/// this by less than a frame).
+///
+/// The peer's keepalive sees a message only once all of it has arrived, so on a slow link a
+/// message must take well under the ping timeout to cross: at 256 KiB (messages of up to
+/// 320 KiB), a ~100 KB/s path took 3 s per message and a tunnel with a 2 s ping timeout was
+/// dropped as dead while it carried data (`tests/tests/chaos_tunnel.rs`, the delayed path).
+pub(crate) const BATCH_BYTES: usize = 64 * 1024;
 
 /// How the writer should end the WebSocket.
 #[derive(Debug, Clone)]

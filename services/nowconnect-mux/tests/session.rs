@@ -197,3 +197,68 @@ async fn closing_the_tunnel_resets_every_stream_at_once() {
         }
     );
 }
+
+/// Records the close reason of every stream of a session.
+#[derive(Debug, Default)]
+struct Closes(std::sync::Mutex<Vec<nowconnect_mux::CloseReason>>);
+
+#[derive(Debug)]
+struct CloseProbe(Arc<Closes>);
+
+impl nowconnect_mux::StreamObserver for CloseProbe {
+    fn closed(&self, reason: &nowconnect_mux::CloseReason, _duration: Duration) {
+        self.0.0.lock().unwrap().push(reason.clone());
+    }
+}
+
+impl nowconnect_mux::Observer for CloseProbe {
+    fn stream(&self, _connector: &str) -> Arc<dyn nowconnect_mux::StreamObserver> {
+        Arc::new(CloseProbe(self.0.clone()))
+    }
+}
+
+/// Every stream lost with its tunnel reports `TunnelLost` (so it is counted as a `ws_broken`
+/// reset), never `Completed` — whichever of the session's cancel and the per-stream abort its
+/// relay notices first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_lost_with_the_tunnel_report_tunnel_lost() {
+    let target = echo_server().await;
+    for _ in 0..20 {
+        let closes = Arc::new(Closes::default());
+        let (a, b) = tokio::io::duplex(1 << 20);
+        let hub_ws = WebSocketStream::from_raw_socket(a, WsRole::Server, None).await;
+        let agent_ws = WebSocketStream::from_raw_socket(b, WsRole::Client, None).await;
+        let stop = CancellationToken::new();
+        let mut hub_cfg = cfg(Role::Hub, Negotiated::V1);
+        hub_cfg.observer = Arc::new(CloseProbe(closes.clone()));
+        let (hub, hub_task) = Session::spawn(hub_ws, hub_cfg, None, &stop);
+        let agent_stop = CancellationToken::new();
+        let mut agent_cfg = cfg(Role::Agent, Negotiated::V1);
+        agent_cfg.observer = Arc::new(CloseProbe(closes.clone()));
+        let (_agent, agent_task) = Session::spawn(
+            agent_ws,
+            agent_cfg,
+            Some(Arc::new(ToAddr(target))),
+            &agent_stop,
+        );
+        let mut clients = Vec::new();
+        for _ in 0..32 {
+            let mut c = client_into(&hub, "echo").await;
+            c.write_all(b"x").await.unwrap();
+            let mut b = [0u8; 1];
+            c.read_exact(&mut b).await.unwrap();
+            clients.push(c);
+        }
+        agent_stop.cancel(); // the agent goes away: the hub's tunnel breaks under its streams
+        agent_task.await.unwrap();
+        hub_task.await.unwrap();
+        let closes = closes.0.lock().unwrap().clone();
+        assert_eq!(closes.len(), 64, "32 streams on each side");
+        assert!(
+            closes
+                .iter()
+                .all(|r| *r == nowconnect_mux::CloseReason::TunnelLost),
+            "{closes:?}"
+        );
+    }
+}

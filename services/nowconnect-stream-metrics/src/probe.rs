@@ -98,7 +98,14 @@ impl StreamObserver for Probe {
         self.write_failed.add();
     }
 
-    fn closed(&self, _reason: &CloseReason, duration: Duration) {
+    fn closed(&self, reason: &CloseReason, duration: Duration) {
+        // A stream lost with its tunnel is reset here (its local socket closed) without an RST
+        // frame, which could not reach the peer; it still counts as a `ws_broken` reset.
+        if *reason == CloseReason::TunnelLost {
+            self.m
+                .rst_sent
+                .add(1, &self.rst_attrs(&ResetReason::WsBroken));
+        }
         self.end();
         self.m
             .duration

@@ -132,3 +132,24 @@ fn the_active_gauge_balances_without_closed_and_unknown_connectors_collapse() {
         "nowconnect_listener_errors_total{connector=\"db\",type=\"session\"} 1\n",
     );
 }
+
+/// A stream that dies with its tunnel never sends an RST frame, yet it was reset: it counts as
+/// `rst_sent{err="ws_broken"}` (on both ends, each for its own streams).
+#[test]
+fn a_stream_lost_with_its_tunnel_counts_as_a_ws_broken_reset() {
+    let (telemetry, metrics) = setup(Side::Hub);
+    metrics.zero_init_all();
+    let lost = metrics.stream("db");
+    lost.closed(&CloseReason::TunnelLost, Duration::from_millis(5));
+    let done = metrics.stream("db");
+    done.closed(&CloseReason::Completed, Duration::from_millis(5));
+    let text = telemetry.metrics_text();
+    has(
+        &text,
+        "nowconnect_rst_sent_total{connector=\"db\",err=\"ws_broken\"} 1\n",
+    );
+    has(
+        &text,
+        "nowconnect_rst_recv_total{connector=\"db\",err=\"ws_broken\"} 0\n",
+    );
+}
