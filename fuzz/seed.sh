@@ -34,6 +34,6 @@ for target in handshake v1_decode v2_decode config; do
   if [[ $target == handshake ]]; then cp "$seeds/handshake"/* "fuzz/corpus/v1_decode/"; fi
 done
 for target in handshake v1_decode v2_decode config; do
-  cargo +nightly fuzz cmin --sanitizer none "$target" "fuzz/corpus/$target"
+  cargo +nightly fuzz cmin --sanitizer none -a "$target" "fuzz/corpus/$target" -- -use_counters=0
   echo "$target: $(ls "fuzz/corpus/$target" | wc -l) files"
 done

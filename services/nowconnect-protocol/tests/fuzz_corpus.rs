@@ -3,6 +3,8 @@
 //! `handshake` is replayed through it, and proptest mutates corpus files (flipped, inserted and
 //! removed bytes, truncation) and feeds them to every check, a small fuzzer on each CI run.
 
+#![allow(clippy::expect_used)]
+
 #[allow(unreachable_pub, dead_code)]
 #[path = "../../../fuzz/src/protocol.rs"]
 mod checks;

@@ -71,6 +71,10 @@ struct Args {
     /// Keep config and logs here (default: a temp dir removed at the end).
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// Run nothing: recompute the trends and the verdict of a JSON report (e.g. with another
+    /// `--warmup`).
+    #[arg(long)]
+    reanalyze: Option<PathBuf>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -95,7 +99,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(&args)) {
+    let result = match &args.reanalyze {
+        Some(path) => reanalyze(path, args.warmup),
+        None => runtime.block_on(run(&args)),
+    };
+    match result {
         Ok(report) => {
             println!("{}", report.text());
             if report.pass {
@@ -109,6 +117,17 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The report in `path` with its trends and verdict recomputed after `warmup`.
+fn reanalyze(path: &std::path::Path, warmup: Duration) -> anyhow::Result<Report> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut report: Report = serde_json::from_str(&text).context("parsing the report")?;
+    report.warmup_s = warmup.as_secs_f64();
+    report.trends = trend::trends(&report.samples, report.warmup_s);
+    report.pass = Report::verdict(&report.counts, &report.trends);
+    Ok(report)
 }
 
 fn progress(t0: Instant, what: &str) {

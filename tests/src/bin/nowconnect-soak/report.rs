@@ -3,10 +3,10 @@
 use crate::sample::Sample;
 use crate::tally::Counts;
 use crate::trend::{Trend, Trends};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything the run measured.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Report {
     pub(crate) duration_s: f64,
     pub(crate) warmup_s: f64,
@@ -63,12 +63,6 @@ impl Report {
             ("hub RSS", &t.hub_rss_kib, "KiB"),
             ("hub fds", &t.hub_fds, "fds"),
             (
-                "agent RSS within incarnations",
-                &t.agent_rss_kib_within,
-                "KiB",
-            ),
-            ("agent fds within incarnations", &t.agent_fds_within, "fds"),
-            (
                 "agent RSS post-restart baselines",
                 &t.agent_rss_kib_baselines,
                 "KiB",
@@ -76,6 +70,26 @@ impl Report {
             (
                 "agent fds post-restart baselines",
                 &t.agent_fds_baselines,
+                "fds",
+            ),
+            (
+                "agent RSS end of each incarnation",
+                &t.agent_rss_kib_end_of_life,
+                "KiB",
+            ),
+            (
+                "agent fds end of each incarnation",
+                &t.agent_fds_end_of_life,
+                "fds",
+            ),
+            (
+                "(not judged) agent RSS within incarnations",
+                &t.agent_rss_kib_within,
+                "KiB",
+            ),
+            (
+                "(not judged) agent fds within incarnations",
+                &t.agent_fds_within,
                 "fds",
             ),
         ] {

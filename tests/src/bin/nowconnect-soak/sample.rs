@@ -1,17 +1,17 @@
 //! Resource samples of the hub and the current agent: `VmRSS` from `/proc/<pid>/status` and
 //! the number of entries in `/proc/<pid>/fd`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One process at one instant.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) struct Usage {
     pub(crate) rss_kib: u64,
     pub(crate) fds: u64,
 }
 
 /// Both processes at one instant (`agent` is None while it is down).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) struct Sample {
     /// Seconds since traffic started.
     pub(crate) t: f64,

@@ -1,7 +1,7 @@
 //! What the traffic workers saw: successful operations as counters, every failed one with its
 //! time span, classified at the end against the kill windows (kill → connectors served again).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -55,7 +55,7 @@ pub(crate) struct Tally {
 }
 
 /// Counts at the end of the run.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub(crate) struct Counts {
     pub(crate) ok_ldap: u64,
     pub(crate) ok_bulk: u64,

@@ -1,14 +1,16 @@
 //! Growth trends: least-squares slopes over the samples after warm-up.
 //!
 //! The hub lives through the whole run: one slope over its samples. Each agent incarnation
-//! starts afresh, so the agent gets (a) the pooled within-incarnation slope (each incarnation
-//! its own intercept, one common slope, after the first [`AGENT_SETTLE_S`] of each) and (b) the
-//! slope of its post-restart baselines (the first settled sample of each incarnation) across
-//! the run, which shows whether something outside the process (e.g. the hub's view of it)
-//! keeps growing from one restart to the next.
+//! starts afresh (and lives one kill interval, mostly its allocator's warm-up), so the agent is
+//! judged on (a) its post-restart baselines (the first sample of each incarnation after
+//! [`AGENT_SETTLE_S`]) and (b) its end-of-life levels (the last sample of each incarnation),
+//! each as a slope across the run: a leak per stream or per reconnect makes later incarnations
+//! start or end higher. The pooled within-incarnation slope (each incarnation its own
+//! intercept, one common slope) is reported too, but not judged: over 150 s it measures
+//! warm-up.
 
 use crate::sample::{Sample, Usage};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Seconds after an agent (re)start before its samples count.
 pub(crate) const AGENT_SETTLE_S: f64 = 30.0;
@@ -21,7 +23,7 @@ const FD_SHARE: f64 = 0.10;
 const FD_FLOOR: f64 = 4.0;
 
 /// One series' trend.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Trend {
     pub(crate) samples: usize,
     pub(crate) mean: f64,
@@ -35,7 +37,7 @@ pub(crate) struct Trend {
 }
 
 /// Every trend of the run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Trends {
     pub(crate) hub_rss_kib: Option<Trend>,
     pub(crate) hub_fds: Option<Trend>,
@@ -43,20 +45,22 @@ pub(crate) struct Trends {
     pub(crate) agent_fds_within: Option<Trend>,
     pub(crate) agent_rss_kib_baselines: Option<Trend>,
     pub(crate) agent_fds_baselines: Option<Trend>,
+    pub(crate) agent_rss_kib_end_of_life: Option<Trend>,
+    pub(crate) agent_fds_end_of_life: Option<Trend>,
     /// (incarnation, t, rss KiB, fds) of each baseline.
     pub(crate) agent_baselines: Vec<(u32, f64, u64, u64)>,
 }
 
 impl Trends {
-    /// Every computed trend is flat.
+    /// Every judged trend is flat (all but the within-incarnation ones).
     pub(crate) fn flat(&self) -> bool {
         [
             &self.hub_rss_kib,
             &self.hub_fds,
-            &self.agent_rss_kib_within,
-            &self.agent_fds_within,
             &self.agent_rss_kib_baselines,
             &self.agent_fds_baselines,
+            &self.agent_rss_kib_end_of_life,
+            &self.agent_fds_end_of_life,
         ]
         .iter()
         .all(|t| t.as_ref().is_none_or(|t| t.flat))
@@ -135,8 +139,15 @@ pub(crate) fn trends(samples: &[Sample], warmup_s: f64) -> Trends {
         .iter()
         .filter_map(|(i, g)| g.first().map(|(t, u)| (*i, *t, u.rss_kib, u.fds)))
         .collect();
+    let ends: Vec<(u32, f64, u64, u64)> = groups
+        .iter()
+        .filter_map(|(i, g)| g.last().map(|(t, u)| (*i, *t, u.rss_kib, u.fds)))
+        .collect();
     let base = |f: fn(&(u32, f64, u64, u64)) -> u64| -> Vec<Vec<(f64, f64)>> {
         vec![baselines.iter().map(|b| (b.1, f(b) as f64)).collect()]
+    };
+    let end = |f: fn(&(u32, f64, u64, u64)) -> u64| -> Vec<Vec<(f64, f64)>> {
+        vec![ends.iter().map(|b| (b.1, f(b) as f64)).collect()]
     };
     Trends {
         hub_rss_kib: trend(&hub(|u| u.rss_kib), RSS_SHARE, RSS_FLOOR_KIB),
@@ -145,6 +156,8 @@ pub(crate) fn trends(samples: &[Sample], warmup_s: f64) -> Trends {
         agent_fds_within: trend(&within(|u| u.fds), FD_SHARE, FD_FLOOR),
         agent_rss_kib_baselines: trend(&base(|b| b.2), RSS_SHARE, RSS_FLOOR_KIB),
         agent_fds_baselines: trend(&base(|b| b.3), FD_SHARE, FD_FLOOR),
+        agent_rss_kib_end_of_life: trend(&end(|b| b.2), RSS_SHARE, RSS_FLOOR_KIB),
+        agent_fds_end_of_life: trend(&end(|b| b.3), FD_SHARE, FD_FLOOR),
         agent_baselines: baselines,
     }
 }
