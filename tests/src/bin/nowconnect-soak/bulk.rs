@@ -2,7 +2,7 @@
 //! written through the `echo` connector and checked byte by byte as they come back, so any
 //! corruption, loss, duplication or reordering is an integrity failure at its offset.
 
-use crate::tally::{Failure, Kind, Tally};
+use crate::tally::{EOF_DETAIL, Failure, Kind, Tally};
 use rand::Rng;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -100,7 +100,10 @@ async fn one_stream(
         loop {
             let n = match tokio::time::timeout(STALL, rd.read(&mut buf)).await {
                 Ok(Ok(0)) if got == len => return Ok(got),
-                Ok(Ok(0)) => return Err((Failure::Interrupted, format!("EOF at {got}/{len}"))),
+                Ok(Ok(0)) => {
+                    let detail = format!("{EOF_DETAIL} {got}/{len}");
+                    return Err((Failure::Interrupted, detail));
+                }
                 Ok(Ok(n)) => n,
                 Ok(Err(e)) => return Err((Failure::Interrupted, format!("read at {got}: {e}"))),
                 Err(_) => return Err((Failure::Hung, format!("read stalled at {got}/{len}"))),

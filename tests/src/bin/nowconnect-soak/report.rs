@@ -39,6 +39,7 @@ impl Report {
              ok: {} LDAP connections, {} bulk streams, {} bytes verified\n\
              integrity failures: {}\nhung streams: {}\n\
              interrupted by a kill (closed, prefix verified): {}\ninterrupted with no kill near: {}\n\
+             of the interrupted, ended by a clean EOF (FIN) before the last byte: {}\n\
              kills: {}; back in service after (s): {}\n",
             self.duration_s,
             self.warmup_s,
@@ -55,6 +56,7 @@ impl Report {
             c.hung,
             c.interrupted_by_kill,
             c.interrupted_unexplained,
+            c.interrupted_as_eof,
             c.kills,
             spread(&c.recovery_secs),
         );

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 /// A failed operation stays "explained by a kill" this long after the agent is served again
 /// (clients still holding a stream of the dead agent see its reset arrive).
 const KILL_GRACE: Duration = Duration::from_secs(3);
+/// How the bulk workers' details of a premature clean EOF start.
+pub(crate) const EOF_DETAIL: &str = "EOF at";
 
 /// Which workload an operation belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -66,6 +68,11 @@ pub(crate) struct Counts {
     pub(crate) interrupted_by_kill: u64,
     /// Interrupted streams with no kill anywhere near: a failure of the tunnel.
     pub(crate) interrupted_unexplained: u64,
+    /// Of all interrupted bulk streams, those that ended with a clean EOF (a FIN) before the
+    /// last byte rather than a reset or an error: a truncation the client cannot tell from
+    /// the end of the answer without framing of its own.
+    #[serde(default)]
+    pub(crate) interrupted_as_eof: u64,
     pub(crate) kills: u64,
     /// Seconds from SIGKILL to both connectors served again by the next agent.
     pub(crate) recovery_secs: Vec<f64>,
@@ -132,6 +139,9 @@ impl Tally {
             ..Counts::default()
         };
         for f in &t.failed {
+            if f.failure == Failure::Interrupted && f.detail.starts_with(EOF_DETAIL) {
+                c.interrupted_as_eof += 1;
+            }
             let near_kill = windows.iter().any(|&(a, b)| f.start <= b && f.end >= a);
             let explained = match f.failure {
                 Failure::Integrity => {
