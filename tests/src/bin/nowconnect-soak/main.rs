@@ -135,6 +135,10 @@ fn progress(t0: Instant, what: &str) {
 }
 
 async fn run(args: &Args) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        !args.sample_every.is_zero(),
+        "--sample-every must be above 0"
+    );
     let temp = tempfile::Builder::new()
         .prefix("nowconnect-soak-")
         .tempdir()?;
