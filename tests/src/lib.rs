@@ -11,6 +11,7 @@
 //! - [`crud`]: the crud-service in-process (real config loader, real HTTP) and its client.
 //! - [`stack`]: hub and agents in-process, configured through their real config loaders.
 //! - [`proc_stack`]: the hub and agent binaries as processes, with their log files.
+//! - [`procstat`]: a process's resident memory, descriptors and open-file limit from `/proc`.
 //! - [`prometheus`]: a real Prometheus scraping given targets with the shipped alert rules.
 //! - [`targets`]: echo and other small TCP targets.
 //! - [`tls`]: a throwaway CA issuing server certificates, and an HTTPS JWKS server.
@@ -41,6 +42,7 @@ pub mod otlp;
 pub mod pdp;
 pub mod proc_stack;
 pub mod procs;
+pub mod procstat;
 pub mod prometheus;
 pub mod rawws;
 pub mod slapd;

@@ -13,6 +13,7 @@ use crate::credit::SendCredit;
 use crate::observe::{StreamObserver, WritePhase};
 use crate::table::{Delivery, StreamTable};
 use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::FutureExt;
 use nowconnect_protocol::credit::RecvWindow;
 use nowconnect_protocol::{Direction, ResetReason};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -63,6 +64,9 @@ pub(crate) struct StreamShared {
     reason: Mutex<Option<CloseReason>>,
     /// Milliseconds since `clock` at the last byte either way.
     activity: AtomicU64,
+    /// Milliseconds since `clock` when the downstream pump last took an item from the inbound
+    /// queue (or the stream started): how long a full V1 queue has not moved.
+    taken: AtomicU64,
     clock: Instant,
     pub(crate) send_credit: Option<SendCredit>,
     pub(crate) recv_window: Option<Mutex<RecvWindow>>,
@@ -92,6 +96,7 @@ impl StreamShared {
             cancel,
             reason: Mutex::new(None),
             activity: AtomicU64::new(0),
+            taken: AtomicU64::new(0),
             clock,
             send_credit: window.map(SendCredit::new),
             recv_window: window.map(|w| Mutex::new(RecvWindow::new(w))),
@@ -102,6 +107,7 @@ impl StreamShared {
             probe,
         };
         shared.touch();
+        shared.taken.store(shared.now_ms(), Ordering::Relaxed);
         shared
     }
 
@@ -162,9 +168,23 @@ impl StreamShared {
         slot.clone().unwrap_or(CloseReason::Completed)
     }
 
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn touch(&self) {
-        let ms = u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.activity.store(ms, Ordering::Relaxed);
+        self.activity.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// How long the session reader may still wait on this stream's full V1 queue: `max`
+    /// less the time since the stream last took anything from it. A stream whose local peer
+    /// stopped reading has taken nothing for longer than `max` and gets no wait at all, so
+    /// however many streams are stuck, the tunnel stalls for one `max` rather than one each.
+    pub(crate) fn queue_wait(&self, max: std::time::Duration) -> std::time::Duration {
+        let since = self
+            .now_ms()
+            .saturating_sub(self.taken.load(Ordering::Relaxed));
+        max.saturating_sub(std::time::Duration::from_millis(since))
     }
 
     /// How long no byte moved either way.
@@ -368,6 +388,7 @@ async fn pump_down<W: AsyncWrite + Unpin>(ctx: &StreamCtx, mut inbound: InboundR
     let mut seq = 0u64;
     while let Some(item) = inbound.recv().await {
         shared.queued_add(-1);
+        shared.taken.store(shared.now_ms(), Ordering::Relaxed);
         let result = match item {
             Delivery::Data(bytes) => {
                 let _frame = ctx.frame_span(down_dir, seq, bytes.len());
@@ -437,14 +458,32 @@ impl<W: AsyncWrite + Unpin> Downstream<W> {
     }
 
     /// One frame alone: handed over without a copy (a `write` phase of zero), written into
-    /// the kernel as the `drain` phase, then granted back.
+    /// the kernel as the `drain` phase, then granted back. What the kernel does not take at
+    /// once is first copied into the stream's own buffer: a payload is a slice of a whole
+    /// WebSocket read buffer shared with other streams' frames, and waiting on a stalled peer
+    /// while holding it would keep that whole buffer alive — one per stuck stream.
     async fn direct(&mut self, ctx: &StreamCtx, bytes: Bytes) -> std::io::Result<()> {
         ctx.shared
             .probe
             .write_phase(WritePhase::Write, std::time::Duration::ZERO);
         self.undrained += bytes.len();
         let started = Instant::now();
-        let written = self.writer.write_all(&bytes).await;
+        // Cancel-safe: a write that is not ready has written nothing.
+        let written = match self.writer.write(&bytes).now_or_never() {
+            Some(Ok(n)) if n == bytes.len() => Ok(()),
+            Some(Err(e)) => Err(e),
+            taken => {
+                let taken = match taken {
+                    Some(Ok(n)) => n,
+                    _ => 0,
+                };
+                self.buf.extend_from_slice(&bytes[taken..]);
+                drop(bytes);
+                let written = self.writer.write_all(&self.buf).await;
+                self.buf = Vec::new();
+                written
+            }
+        };
         ctx.shared
             .probe
             .write_phase(WritePhase::Drain, started.elapsed());
