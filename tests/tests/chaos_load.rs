@@ -40,8 +40,8 @@ const V2_MAX_FRAME: usize = 16 * 1024;
 const WINDOW: u64 = (QUEUE_DEPTH * MAX_WS_PAYLOAD) as u64;
 
 /// Resident memory a process may use whatever its streams do: runtime, TLS and telemetry
-/// libraries, metrics, the WebSocket's buffers (debug builds are bigger than release).
-const BASE: u64 = 64 * MIB;
+/// libraries, metrics, the WebSocket's buffers (about 16 MiB idle in a debug build).
+const BASE: u64 = 32 * MIB;
 /// What one open stream costs besides the bytes it holds: its task and futures, the socket
 /// and its registration, the stream's table entry, span and metric handles, log lines.
 const PER_STREAM: u64 = 32 * KIB;
@@ -174,19 +174,21 @@ async fn v2_thousand_clients_that_never_read_keep_memory_bounded() {
     let agent_bound = BASE + STUCK as u64 * PER_STREAM + DATA_LANE_FRAMES * V2_MAX_FRAME as u64 * 2;
     let first = stuck_wave(&stack, &mut probe, 1, hub_bound, agent_bound).await;
     let second = stuck_wave(&stack, &mut probe, 2, hub_bound, agent_bound).await;
-    // No growth from wave to wave: the second wave's streams reuse what the first freed.
-    let growth = second.hub.rss_kib.saturating_sub(first.hub.rss_kib) * KIB;
-    assert!(
-        growth <= hub_bound / 10,
-        "the hub grew by {} MiB from one wave of stuck streams to the next",
-        growth / MIB
-    );
-    let growth = second.agent.rss_kib.saturating_sub(first.agent.rss_kib) * KIB;
-    assert!(
-        growth <= agent_bound / 10,
-        "the agent grew by {} MiB from one wave to the next",
-        growth / MIB
-    );
+    // No growth from wave to wave: the second wave's streams reuse what the first freed. (A
+    // leak of the first wave's streams would add all they used; the allocator's own slack
+    // stays well below half of it.)
+    for (who, idle, first, second) in [
+        ("hub", idle.hub, first.hub, second.hub),
+        ("agent", idle.agent, first.agent, second.agent),
+    ] {
+        let used = first.hwm_kib.saturating_sub(idle.rss_kib);
+        let growth = second.rss_kib.saturating_sub(first.rss_kib);
+        assert!(
+            growth <= used / 2,
+            "the {who} grew by {growth} KiB from one wave of stuck streams to the next \
+             (a wave used {used} KiB)"
+        );
+    }
 }
 
 /// One wave of [`STUCK`] clients that never read: fill, check, release. Returns the memory
@@ -380,7 +382,8 @@ async fn connect_flood_past_max_conn_total_is_refused_at_once() {
     for (i, s) in admitted.iter_mut().enumerate() {
         round_trip(s, 4096, i as u8).await;
     }
-    let bound = BASE + ADMITTED as u64 * (2 * WINDOW + PER_STREAM);
+    // Echo streams between round trips hold no payload: their fixed cost only.
+    let bound = BASE + ADMITTED as u64 * PER_STREAM;
     let logs = || stack.logs();
     assert_within(
         "hub",
@@ -471,7 +474,8 @@ async fn connect_flood_past_max_inflight_cids_is_refused_at_once() {
     for (i, s) in admitted.iter_mut().enumerate() {
         round_trip(s, 4096, i as u8).await;
     }
-    let bound = BASE + ADMITTED as u64 * (2 * WINDOW + PER_STREAM);
+    // Echo streams between round trips hold no payload: their fixed cost only.
+    let bound = BASE + ADMITTED as u64 * PER_STREAM;
     let logs = || stack.logs();
     assert_within(
         "agent",

@@ -16,8 +16,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::FutureExt;
 use nowconnect_protocol::credit::RecvWindow;
 use nowconnect_protocol::{Direction, ResetReason};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::mpsc;
@@ -76,6 +77,10 @@ pub(crate) struct StreamShared {
     queued: AtomicUsize,
     /// V2: bytes per queue slot (`window / queue_depth`) for the queue gauge; `None` on V1.
     slot_bytes: Option<usize>,
+    /// The downstream pump is waiting for the local peer to take bytes (the kernel's buffer
+    /// toward it is full): what arrives for this stream now will wait, so the session reader
+    /// copies it out of the shared WebSocket read buffer (see [`StreamShared::own_payload`]).
+    peer_stalled: AtomicBool,
     pub(crate) probe: Arc<dyn StreamObserver>,
 }
 
@@ -104,6 +109,7 @@ impl StreamShared {
             bytes_down: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
             slot_bytes,
+            peer_stalled: AtomicBool::new(false),
             probe,
         };
         shared.touch();
@@ -160,6 +166,19 @@ impl StreamShared {
                     .div_ceil(unit)
             }
             _ => self.queued.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A received payload as this stream should hold it. Payloads are zero-copy slices of
+    /// the WebSocket read buffer, which also holds other streams' frames; one queued behind a
+    /// stalled local peer may wait indefinitely and would keep that whole buffer alive, so it
+    /// gets an allocation of its own. Streams whose peer keeps up pay no copy, and neither
+    /// does V1 (its payloads are decoded from base64 into their own buffers).
+    pub(crate) fn own_payload(&self, payload: Bytes) -> Bytes {
+        if self.recv_window.is_some() && self.peer_stalled.load(Ordering::Relaxed) {
+            Bytes::copy_from_slice(&payload)
+        } else {
+            payload
         }
     }
 
@@ -479,7 +498,7 @@ impl<W: AsyncWrite + Unpin> Downstream<W> {
                 };
                 self.buf.extend_from_slice(&bytes[taken..]);
                 drop(bytes);
-                let written = self.writer.write_all(&self.buf).await;
+                let written = stalled(&ctx.shared, self.writer.write_all(&self.buf)).await;
                 self.buf = Vec::new();
                 written
             }
@@ -499,7 +518,11 @@ impl<W: AsyncWrite + Unpin> Downstream<W> {
         let written = if self.buf.is_empty() {
             Ok(())
         } else {
-            self.writer.write_all(&self.buf).await
+            let mut write = std::pin::pin!(self.writer.write_all(&self.buf));
+            match std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+                Poll::Ready(written) => written,
+                Poll::Pending => stalled(&ctx.shared, write).await,
+            }
         };
         ctx.shared
             .probe
@@ -529,4 +552,16 @@ impl<W: AsyncWrite + Unpin> Downstream<W> {
             }
         }
     }
+}
+
+/// Awaits a write the kernel could not take at once, with the stream marked as stalled on its
+/// local peer meanwhile.
+async fn stalled<F>(shared: &StreamShared, write: F) -> std::io::Result<()>
+where
+    F: std::future::Future<Output = std::io::Result<()>>,
+{
+    shared.peer_stalled.store(true, Ordering::Relaxed);
+    let written = write.await;
+    shared.peer_stalled.store(false, Ordering::Relaxed);
+    written
 }

@@ -200,6 +200,7 @@ async fn apply(shared: &Arc<Shared>, event: Event) -> Option<SessionEnd> {
             }
             stream.queued_add(1);
             let wait = stream.queue_wait(V1_QUEUE_WAIT);
+            let payload = stream.own_payload(payload);
             let pushed = entry.tx.push(Delivery::Data(payload), wait).await;
             if pushed.is_err() {
                 stream.queued_add(-1);
