@@ -195,15 +195,20 @@ impl StreamShared {
         self.activity.store(self.now_ms(), Ordering::Relaxed);
     }
 
-    /// How long the session reader may still wait on this stream's full V1 queue: `max`
-    /// less the time since the stream last took anything from it. A stream whose local peer
-    /// stopped reading has taken nothing for longer than `max` and gets no wait at all, so
-    /// however many streams are stuck, the tunnel stalls for one `max` rather than one each.
+    /// How long the session reader may wait on this stream's full V1 queue: `max`, unless
+    /// the stream has taken nothing from it for twice that already — its local peer stopped
+    /// reading and it has had its chance — then not at all. However many streams are stuck,
+    /// the tunnel stalls for about two `max` in all rather than one `max` per stream, while a
+    /// stream that is merely slow keeps the full wait on every push.
     pub(crate) fn queue_wait(&self, max: std::time::Duration) -> std::time::Duration {
         let since = self
             .now_ms()
             .saturating_sub(self.taken.load(Ordering::Relaxed));
-        max.saturating_sub(std::time::Duration::from_millis(since))
+        if std::time::Duration::from_millis(since) >= 2 * max {
+            std::time::Duration::ZERO
+        } else {
+            max
+        }
     }
 
     /// How long no byte moved either way.

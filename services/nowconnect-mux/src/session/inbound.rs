@@ -13,9 +13,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tracing::Instrument;
 use uuid::Uuid;
 
-/// How long a V1 stream's queue may stay full without the stream taking anything from it
-/// before `queue_overflow` (the reader waits at most this long on one push, and not at all
-/// for a stream that has been stuck longer; see `StreamShared::queue_wait`).
+/// How long the V1 reader waits on a full stream queue before `queue_overflow` (not at all
+/// for a stream that has taken nothing from its queue for twice as long; see
+/// `StreamShared::queue_wait`).
 const V1_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One inbound frame, version-independent.
