@@ -646,6 +646,7 @@ async fn binaries_raise_their_open_file_limit_at_start() {
         .await
     }
 
+    procstat::raise_nofile(4096);
     let (_, hard) = procstat::nofile(std::process::id());
     let hard = hard.expect("a finite hard limit");
     assert!(
