@@ -13,6 +13,7 @@
 //! - [`proc_stack`]: the hub and agent binaries as processes, with their log files.
 //! - [`faultrelay`]: a TCP relay that passes, delays, black-holes, resets or refuses on demand.
 //! - [`chaos_stack`]: hub and agent processes behind fault relays, killable and restartable.
+//! - [`procstat`]: a process's resident memory, descriptors and open-file limit from `/proc`.
 //! - [`prometheus`]: a real Prometheus scraping given targets with the shipped alert rules.
 //! - [`targets`]: echo and other small TCP targets.
 //! - [`tls`]: a throwaway CA issuing server certificates, and an HTTPS JWKS server.
@@ -45,6 +46,7 @@ pub mod otlp;
 pub mod pdp;
 pub mod proc_stack;
 pub mod procs;
+pub mod procstat;
 pub mod prometheus;
 pub mod rawws;
 pub mod slapd;

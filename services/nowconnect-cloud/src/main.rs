@@ -9,6 +9,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// Descriptors besides client connections: listeners' peers, agent tunnels, the JWKS and PDP
+/// clients, log and metrics sockets.
+const FD_MARGIN: usize = 64;
+
 #[derive(Debug, Parser)]
 #[command(name = "nowconnect-cloud", version, about = "NowConnect hub")]
 struct Cli {
@@ -151,6 +155,14 @@ fn run(config_path: Option<PathBuf>) -> ExitCode {
         Ok(guard) => guard,
         Err(e) => return fail(&e),
     };
+    // One descriptor per client connection, plus listeners, tunnels and a margin.
+    let needed = (cfg.limits.max_conn_total)
+        .saturating_add(cfg.listeners.len())
+        .saturating_add(FD_MARGIN);
+    nowconnect_mux::fdlimit::raise_nofile_logged(
+        u64::try_from(needed).unwrap_or(u64::MAX),
+        "limits.max_conn_total",
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -11,6 +11,8 @@
 //!   a [`SessionHandle`] (hub: [`SessionHandle::open_stream`]) and a join handle yielding
 //!   [`SessionEnd`].
 //! - [`Dialer`]: how the agent turns an OPEN into a target connection.
+//! - [`signal`] and [`fdlimit`]: the process-level set-up both binaries share (termination
+//!   signals, the open-file limit).
 //!
 //! What it does not do: the HELLO handshake and authentication (the services do that before
 //! calling [`Session::spawn`]), TCP listeners, registries, configuration files.
@@ -18,6 +20,7 @@
 mod codec;
 mod config;
 mod credit;
+pub mod fdlimit;
 mod inbox;
 mod observe;
 mod session;

@@ -40,6 +40,9 @@ pub trait StreamObserver: Send + Sync + std::fmt::Debug + 'static {
 pub trait Observer: Send + Sync + std::fmt::Debug + 'static {
     /// A stream of `connector` starts.
     fn stream(&self, connector: &str) -> Arc<dyn StreamObserver>;
+    /// Agent: an OPEN for `connector` was answered with RST `reason` before any stream
+    /// existed (`too_many_streams` over `max_inflight_cids`, `shutdown` while draining).
+    fn open_refused(&self, _connector: &str, _reason: &ResetReason) {}
 }
 
 /// Observes nothing (tests, tools).

@@ -13,10 +13,12 @@ use crate::credit::SendCredit;
 use crate::observe::{StreamObserver, WritePhase};
 use crate::table::{Delivery, StreamTable};
 use bytes::{BufMut, Bytes, BytesMut};
+use futures_util::FutureExt;
 use nowconnect_protocol::credit::RecvWindow;
 use nowconnect_protocol::{Direction, ResetReason};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -63,6 +65,9 @@ pub(crate) struct StreamShared {
     reason: Mutex<Option<CloseReason>>,
     /// Milliseconds since `clock` at the last byte either way.
     activity: AtomicU64,
+    /// Milliseconds since `clock` when the downstream pump last took an item from the inbound
+    /// queue (or the stream started): how long a full V1 queue has not moved.
+    taken: AtomicU64,
     clock: Instant,
     pub(crate) send_credit: Option<SendCredit>,
     pub(crate) recv_window: Option<Mutex<RecvWindow>>,
@@ -72,6 +77,10 @@ pub(crate) struct StreamShared {
     queued: AtomicUsize,
     /// V2: bytes per queue slot (`window / queue_depth`) for the queue gauge; `None` on V1.
     slot_bytes: Option<usize>,
+    /// The downstream pump is waiting for the local peer to take bytes (the kernel's buffer
+    /// toward it is full): what arrives for this stream now will wait, so the session reader
+    /// copies it out of the shared WebSocket read buffer (see [`StreamShared::own_payload`]).
+    peer_stalled: AtomicBool,
     pub(crate) probe: Arc<dyn StreamObserver>,
 }
 
@@ -92,6 +101,7 @@ impl StreamShared {
             cancel,
             reason: Mutex::new(None),
             activity: AtomicU64::new(0),
+            taken: AtomicU64::new(0),
             clock,
             send_credit: window.map(SendCredit::new),
             recv_window: window.map(|w| Mutex::new(RecvWindow::new(w))),
@@ -99,9 +109,11 @@ impl StreamShared {
             bytes_down: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
             slot_bytes,
+            peer_stalled: AtomicBool::new(false),
             probe,
         };
         shared.touch();
+        shared.taken.store(shared.now_ms(), Ordering::Relaxed);
         shared
     }
 
@@ -157,14 +169,46 @@ impl StreamShared {
         }
     }
 
+    /// A received payload as this stream should hold it. Payloads are zero-copy slices of
+    /// the WebSocket read buffer, which also holds other streams' frames; one queued behind a
+    /// stalled local peer may wait indefinitely and would keep that whole buffer alive, so it
+    /// gets an allocation of its own. Streams whose peer keeps up pay no copy, and neither
+    /// does V1 (its payloads are decoded from base64 into their own buffers).
+    pub(crate) fn own_payload(&self, payload: Bytes) -> Bytes {
+        if self.recv_window.is_some() && self.peer_stalled.load(Ordering::Relaxed) {
+            Bytes::copy_from_slice(&payload)
+        } else {
+            payload
+        }
+    }
+
     fn reason(&self) -> CloseReason {
         let slot = self.reason.lock().unwrap_or_else(|p| p.into_inner());
         slot.clone().unwrap_or(CloseReason::Completed)
     }
 
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn touch(&self) {
-        let ms = u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.activity.store(ms, Ordering::Relaxed);
+        self.activity.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// How long the session reader may wait on this stream's full V1 queue: `max`, unless
+    /// the stream has taken nothing from it for twice that already — its local peer stopped
+    /// reading and it has had its chance — then not at all. However many streams are stuck,
+    /// the tunnel stalls for about two `max` in all rather than one `max` per stream, while a
+    /// stream that is merely slow keeps the full wait on every push.
+    pub(crate) fn queue_wait(&self, max: std::time::Duration) -> std::time::Duration {
+        let since = self
+            .now_ms()
+            .saturating_sub(self.taken.load(Ordering::Relaxed));
+        if std::time::Duration::from_millis(since) >= 2 * max {
+            std::time::Duration::ZERO
+        } else {
+            max
+        }
     }
 
     /// How long no byte moved either way.
@@ -383,6 +427,7 @@ async fn pump_down<W: AsyncWrite + Unpin>(ctx: &StreamCtx, mut inbound: InboundR
     let mut seq = 0u64;
     while let Some(item) = inbound.recv().await {
         shared.queued_add(-1);
+        shared.taken.store(shared.now_ms(), Ordering::Relaxed);
         let result = match item {
             Delivery::Data(bytes) => {
                 let _frame = ctx.frame_span(down_dir, seq, bytes.len());
@@ -452,14 +497,32 @@ impl<W: AsyncWrite + Unpin> Downstream<W> {
     }
 
     /// One frame alone: handed over without a copy (a `write` phase of zero), written into
-    /// the kernel as the `drain` phase, then granted back.
+    /// the kernel as the `drain` phase, then granted back. What the kernel does not take at
+    /// once is first copied into the stream's own buffer: a payload is a slice of a whole
+    /// WebSocket read buffer shared with other streams' frames, and waiting on a stalled peer
+    /// while holding it would keep that whole buffer alive — one per stuck stream.
     async fn direct(&mut self, ctx: &StreamCtx, bytes: Bytes) -> std::io::Result<()> {
         ctx.shared
             .probe
             .write_phase(WritePhase::Write, std::time::Duration::ZERO);
         self.undrained += bytes.len();
         let started = Instant::now();
-        let written = self.writer.write_all(&bytes).await;
+        // Cancel-safe: a write that is not ready has written nothing.
+        let written = match self.writer.write(&bytes).now_or_never() {
+            Some(Ok(n)) if n == bytes.len() => Ok(()),
+            Some(Err(e)) => Err(e),
+            taken => {
+                let taken = match taken {
+                    Some(Ok(n)) => n,
+                    _ => 0,
+                };
+                self.buf.extend_from_slice(&bytes[taken..]);
+                drop(bytes);
+                let written = stalled(&ctx.shared, self.writer.write_all(&self.buf)).await;
+                self.buf = Vec::new();
+                written
+            }
+        };
         ctx.shared
             .probe
             .write_phase(WritePhase::Drain, started.elapsed());
@@ -475,7 +538,11 @@ impl<W: AsyncWrite + Unpin> Downstream<W> {
         let written = if self.buf.is_empty() {
             Ok(())
         } else {
-            self.writer.write_all(&self.buf).await
+            let mut write = std::pin::pin!(self.writer.write_all(&self.buf));
+            match std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+                Poll::Ready(written) => written,
+                Poll::Pending => stalled(&ctx.shared, write).await,
+            }
         };
         ctx.shared
             .probe
@@ -505,4 +572,16 @@ impl<W: AsyncWrite + Unpin> Downstream<W> {
             }
         }
     }
+}
+
+/// Awaits a write the kernel could not take at once, with the stream marked as stalled on its
+/// local peer meanwhile.
+async fn stalled<F>(shared: &StreamShared, write: F) -> std::io::Result<()>
+where
+    F: std::future::Future<Output = std::io::Result<()>>,
+{
+    shared.peer_stalled.store(true, Ordering::Relaxed);
+    let written = write.await;
+    shared.peer_stalled.store(false, Ordering::Relaxed);
+    written
 }

@@ -8,6 +8,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
+/// Descriptors besides target connections: the tunnel, the health and admin ports and their
+/// clients, the token file.
+const FD_MARGIN: usize = 64;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "nowconnect-premise",
@@ -49,6 +53,12 @@ fn main() -> ExitCode {
         Ok(guard) => guard,
         Err(e) => return fail(&e),
     };
+    // One descriptor per target connection, plus the tunnel, health/admin ports and a margin.
+    let needed = cfg.limits.max_inflight_cids.saturating_add(FD_MARGIN);
+    nowconnect_mux::fdlimit::raise_nofile_logged(
+        u64::try_from(needed).unwrap_or(u64::MAX),
+        "limits.max_inflight_cids",
+    );
     let telemetry = guard.telemetry().clone();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -5,7 +5,7 @@ use crate::labels::{Connectors, Side, ZERO_INIT_RST_ERRS, rst_err_label};
 use crate::listener_errors::ListenerErrors;
 use crate::probe::Probe;
 use nowconnect_mux::{Observer, StreamObserver};
-use nowconnect_protocol::Direction;
+use nowconnect_protocol::{Direction, ResetReason};
 use nowconnect_telemetry::{DURATION_BUCKETS, KeyValue, LATENCY_BUCKETS, Meter};
 use opentelemetry::metrics::{Counter, Histogram, UpDownCounter};
 use std::sync::Arc;
@@ -161,5 +161,14 @@ impl StreamMetrics {
 impl Observer for StreamMetrics {
     fn stream(&self, connector: &str) -> Arc<dyn StreamObserver> {
         Arc::new(Probe::start(self.inner.clone(), connector))
+    }
+
+    /// Counted as a sent RST, like every other reset this side sends.
+    fn open_refused(&self, connector: &str, reason: &ResetReason) {
+        let attrs = [
+            KeyValue::new("connector", self.inner.connectors.label(connector)),
+            KeyValue::new("err", rst_err_label(reason)),
+        ];
+        self.inner.rst_sent.add(1, &attrs);
     }
 }

@@ -13,7 +13,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tracing::Instrument;
 use uuid::Uuid;
 
-/// How long the V1 reader waits on a full stream queue before `queue_overflow`.
+/// How long the V1 reader waits on a full stream queue before `queue_overflow` (not at all
+/// for a stream that has taken nothing from its queue for twice as long; see
+/// `StreamShared::queue_wait`).
 const V1_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One inbound frame, version-independent.
@@ -197,7 +199,9 @@ async fn apply(shared: &Arc<Shared>, event: Event) -> Option<SessionEnd> {
                 }
             }
             stream.queued_add(1);
-            let pushed = entry.tx.push(Delivery::Data(payload), V1_QUEUE_WAIT).await;
+            let wait = stream.queue_wait(V1_QUEUE_WAIT);
+            let payload = stream.own_payload(payload);
+            let pushed = entry.tx.push(Delivery::Data(payload), wait).await;
             if pushed.is_err() {
                 stream.queued_add(-1);
             }
@@ -208,7 +212,8 @@ async fn apply(shared: &Arc<Shared>, event: Event) -> Option<SessionEnd> {
         Event::Fin { .. } => {
             stream.probe.fin_received();
             stream.queued_add(1);
-            let pushed = entry.tx.push(Delivery::Fin, V1_QUEUE_WAIT).await;
+            let wait = stream.queue_wait(V1_QUEUE_WAIT);
+            let pushed = entry.tx.push(Delivery::Fin, wait).await;
             if pushed.is_err() {
                 stream.queued_add(-1);
             }
@@ -250,6 +255,10 @@ fn open(
     let connector: Arc<str> = Arc::from(connector);
     if shared.draining.load(std::sync::atomic::Ordering::SeqCst) {
         tracing::info!(event = "stream_refused", cid = %key.cid, %connector, reason = "shutdown");
+        shared
+            .cfg
+            .observer
+            .open_refused(&connector, &ResetReason::Shutdown);
         let _ = shared.control.send(Outbound::Rst {
             key,
             reason: ResetReason::Shutdown,
@@ -260,6 +269,10 @@ fn open(
         Ok(registered) => registered,
         Err(InsertError::Full) => {
             tracing::warn!(event = "stream_refused", cid = %key.cid, %connector, reason = "too_many_streams");
+            shared
+                .cfg
+                .observer
+                .open_refused(&connector, &ResetReason::TooManyStreams);
             let _ = shared.control.send(Outbound::Rst {
                 key,
                 reason: ResetReason::TooManyStreams,
