@@ -57,6 +57,28 @@ pub async fn firehose_server() -> SocketAddr {
     addr
 }
 
+/// [`firehose_server`] whose sockets keep at most `sndbuf` bytes in the kernel (`SO_SNDBUF`
+/// set on the listener, inherited by every accepted socket, which also stops autotuning): for
+/// tests that stall hundreds of firehoses at once without filling the kernel's `tcp_mem`.
+pub async fn firehose_server_with_sndbuf(sndbuf: u32) -> SocketAddr {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_send_buffer_size(sndbuf).expect("SO_SNDBUF");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let listener = socket.listen(1024).expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let chunk = vec![0x5a_u8; 64 * 1024];
+                while socket.write_all(&chunk).await.is_ok() {}
+            });
+        }
+    });
+    addr
+}
+
 /// Accepts and never reads (for tests of a target that stops draining); each socket is held
 /// for a minute, then dropped.
 pub async fn stuck_server() -> SocketAddr {

@@ -25,6 +25,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::net::TcpStream;
 
+/// The scenarios here each hold hundreds to thousands of sockets with full kernel buffers
+/// (~1 GB of TCP memory for the 1000 stuck readers). Run together they reach the kernel's
+/// `tcp_mem` limit, and then the kernel fails sockets of every test ("TCP: out of memory"):
+/// one at a time, each measures what it claims to.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
 
@@ -150,10 +156,11 @@ async fn wait_active(stack: &ProcStack, connector: &str, n: usize, within: Durat
 /// first (what the first freed is reused, nothing leaked).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_thousand_clients_that_never_read_keep_memory_bounded() {
+    let _one = ONE_AT_A_TIME.lock().await;
     procstat::raise_nofile(4 * STUCK as u64 + 256);
     let (echo, hose) = (
         targets::echo_server().await,
-        targets::firehose_server().await,
+        targets::firehose_server_with_sndbuf(32 * 1024).await,
     );
     let stack = ProcStack::start_with(stack_spec(&[("echo", echo), ("hose", hose)], true)).await;
     let echo_at = stack.listener_of("echo");
@@ -313,6 +320,7 @@ async fn stuck_wave(
 /// working; the hub's memory stays that of its admitted streams.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_flood_past_max_conn_total_is_refused_at_once() {
+    let _one = ONE_AT_A_TIME.lock().await;
     const SCENARIO: &str = "flood max_conn_total";
     const ADMITTED: usize = 500;
     const FLOOD: usize = 1000;
@@ -419,6 +427,7 @@ async fn connect_flood_past_max_conn_total_is_refused_at_once() {
 /// admitted streams keep working; the agent's memory stays that of its admitted streams.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_flood_past_max_inflight_cids_is_refused_at_once() {
+    let _one = ONE_AT_A_TIME.lock().await;
     const SCENARIO: &str = "flood max_inflight_cids";
     const ADMITTED: usize = 500;
     const FLOOD: usize = 1000;
@@ -521,12 +530,13 @@ async fn flood(addr: std::net::SocketAddr, n: usize) {
 /// reset without stalling the tunnel again, so many stuck streams cost one wait, not one each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v1_clients_that_never_read_are_reset_with_queue_overflow() {
+    let _one = ONE_AT_A_TIME.lock().await;
     const SCENARIO: &str = "v1 stuck readers";
     const V1_STUCK: usize = 300;
     procstat::raise_nofile(4 * V1_STUCK as u64 + 256);
     let (echo, hose) = (
         targets::echo_server().await,
-        targets::firehose_server().await,
+        targets::firehose_server_with_sndbuf(32 * 1024).await,
     );
     let stack = ProcStack::start_with(stack_spec(&[("echo", echo), ("hose", hose)], false)).await;
     let (echo_at, hose_at) = (stack.listener_of("echo"), stack.listener_of("hose"));
@@ -606,6 +616,7 @@ async fn v1_clients_that_never_read_are_reset_with_queue_overflow() {
 /// connection limit needs, they still start and warn `fd_limit_low`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binaries_raise_their_open_file_limit_at_start() {
+    let _one = ONE_AT_A_TIME.lock().await;
     use nowconnect_e2e::creds::Creds;
     use nowconnect_e2e::procs;
     use nowconnect_e2e::stack::{agent_env, hub_yaml};
