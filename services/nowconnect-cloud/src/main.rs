@@ -163,13 +163,14 @@ fn run(config_path: Option<PathBuf>) -> ExitCode {
         u64::try_from(needed).unwrap_or(u64::MAX),
         "limits.max_conn_total",
     );
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match nowconnect_mux::runtime::build(cfg.worker_threads) {
         Ok(rt) => rt,
         Err(e) => return fail(&e),
     };
+    tracing::info!(
+        event = "runtime_started",
+        worker_threads = nowconnect_mux::runtime::effective_workers(cfg.worker_threads)
+    );
     let telemetry = guard.telemetry().clone();
     let code = runtime.block_on(async move {
         let hub = match Hub::bind(cfg, telemetry).await {

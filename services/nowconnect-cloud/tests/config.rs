@@ -374,3 +374,29 @@ fn jwks_ca_bundle_from_yaml_or_env() -> anyhow::Result<()> {
     assert_eq!(env.security.jwks_ca_bundle, Some("/env-ca.pem".into()));
     Ok(())
 }
+
+#[test]
+fn worker_threads_from_yaml_or_env_zero_means_one_per_cpu() -> anyhow::Result<()> {
+    assert_eq!(parse(MINIMAL, &[])?.worker_threads, None);
+    let yaml = format!("{MINIMAL}runtime:\n  worker_threads: 2\n");
+    assert_eq!(parse(&yaml, &[])?.worker_threads.map(|n| n.get()), Some(2));
+    let env = [("NOWCONNECT_WORKER_THREADS", "1")];
+    assert_eq!(parse(&yaml, &env)?.worker_threads.map(|n| n.get()), Some(1));
+    let env = [("NOWCONNECT_WORKER_THREADS", "0")];
+    assert_eq!(parse(&yaml, &env)?.worker_threads, None);
+    let line = error_line(
+        &format!("{MINIMAL}runtime:\n  worker_threads: 5000\n"),
+        &[],
+        "runtime.worker_threads",
+    );
+    assert_eq!(
+        line,
+        "runtime.worker_threads: 5000: must be between 0 and 1024"
+    );
+    error_line(
+        MINIMAL,
+        &[("NOWCONNECT_WORKER_THREADS", "-1")],
+        "NOWCONNECT_WORKER_THREADS",
+    );
+    Ok(())
+}

@@ -269,6 +269,12 @@ fn documented_defaults_and_ranges_match_the_code() {
         defaults::QUEUE_DEPTH_PER_CID,
     );
     assert_default(&rows, "limits.max_conn_total", defaults::MAX_CONN_TOTAL);
+    assert_default(&rows, "runtime.worker_threads", defaults::WORKER_THREADS);
+    assert_range(
+        &rows,
+        "runtime.worker_threads",
+        &defaults::WORKER_THREADS_RANGE,
+    );
     assert_default(
         &rows,
         "limits.shutdown_grace_ms",

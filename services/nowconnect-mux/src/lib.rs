@@ -11,8 +11,8 @@
 //!   a [`SessionHandle`] (hub: [`SessionHandle::open_stream`]) and a join handle yielding
 //!   [`SessionEnd`].
 //! - [`Dialer`]: how the agent turns an OPEN into a target connection.
-//! - [`signal`] and [`fdlimit`]: the process-level set-up both binaries share (termination
-//!   signals, the open-file limit).
+//! - [`signal`], [`fdlimit`] and [`runtime`]: the process-level set-up both binaries share
+//!   (termination signals, the open-file limit, the tokio runtime and its worker count).
 //!
 //! What it does not do: the HELLO handshake and authentication (the services do that before
 //! calling [`Session::spawn`]), TCP listeners, registries, configuration files.
@@ -23,6 +23,7 @@ mod credit;
 pub mod fdlimit;
 mod inbox;
 mod observe;
+pub mod runtime;
 mod session;
 pub mod signal;
 mod stream;

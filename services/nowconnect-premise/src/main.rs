@@ -60,13 +60,14 @@ fn main() -> ExitCode {
         "limits.max_inflight_cids",
     );
     let telemetry = guard.telemetry().clone();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match nowconnect_mux::runtime::build(cfg.worker_threads) {
         Ok(rt) => rt,
         Err(e) => return fail(&e),
     };
+    tracing::info!(
+        event = "runtime_started",
+        worker_threads = nowconnect_mux::runtime::effective_workers(cfg.worker_threads)
+    );
     runtime.block_on(async move {
         let agent = match Agent::bind(cfg, telemetry).await {
             Ok(agent) => agent,

@@ -357,3 +357,29 @@ fn targets_of_other_connectors_are_ignored() -> anyhow::Result<()> {
     assert_eq!(cfg.targets.keys().collect::<Vec<_>>(), ["addomain"]);
     Ok(())
 }
+
+#[test]
+fn worker_threads_from_yaml_or_env_zero_means_one_per_cpu() -> anyhow::Result<()> {
+    assert_eq!(parse("", &REQUIRED)?.worker_threads, None);
+    let yaml = "runtime:\n  worker_threads: 2\n";
+    assert_eq!(
+        parse(yaml, &REQUIRED)?.worker_threads.map(|n| n.get()),
+        Some(2)
+    );
+    let env = required_with(&[("NC_WORKER_THREADS", "1")]);
+    assert_eq!(parse(yaml, &env)?.worker_threads.map(|n| n.get()), Some(1));
+    let env = required_with(&[("NC_WORKER_THREADS", "0")]);
+    assert_eq!(parse(yaml, &env)?.worker_threads, None);
+    let line = error_line(
+        "runtime:\n  worker_threads: 5000\n",
+        &REQUIRED,
+        "runtime.worker_threads",
+    );
+    assert_eq!(
+        line,
+        "runtime.worker_threads: 5000: must be between 0 and 1024"
+    );
+    let env = required_with(&[("NC_WORKER_THREADS", "many")]);
+    error_line("", &env, "NC_WORKER_THREADS");
+    Ok(())
+}

@@ -337,6 +337,12 @@ fn documented_defaults_and_ranges_match_the_code() {
     };
     assert_default(&rows, "observability.log_format", log_format);
     assert_default(&rows, "proxy.trust_env", defaults::TRUST_ENV);
+    assert_default(&rows, "runtime.worker_threads", defaults::WORKER_THREADS);
+    assert_range(
+        &rows,
+        "runtime.worker_threads",
+        &defaults::WORKER_THREADS_RANGE,
+    );
 
     assert_range(
         &rows,

@@ -1,12 +1,13 @@
 //! Raw YAML + environment → validated [`HubConfig`]: layering, defaults, range checks.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use nowconnect_config::{Env, Sourced, boolean, int, ip, log_format, log_level, text};
 
 use super::env::*;
-use super::raw::{RawHub, RawLimits, RawObservability, RawPdp, RawTunnel};
+use super::raw::{RawHub, RawLimits, RawObservability, RawPdp, RawRuntime, RawTunnel};
 use super::{
     ConfigError, HubConfig, LimitsConfig, ObservabilityConfig, PdpConfig, TlsFiles, TunnelConfig,
     defaults, listeners, security,
@@ -20,7 +21,22 @@ pub(super) fn hub(raw: RawHub, env: &Env<'_>) -> Result<HubConfig, ConfigError> 
         security: security::build(raw.security.unwrap_or_default(), env)?,
         observability: observability(raw.observability.unwrap_or_default(), env)?,
         pdp: pdp(raw.pdp.unwrap_or_default(), env)?,
+        worker_threads: worker_threads(raw.runtime.unwrap_or_default(), env)?,
     })
+}
+
+fn worker_threads(raw: RawRuntime, env: &Env<'_>) -> Result<Option<NonZeroUsize>, ConfigError> {
+    let (min, max) = defaults::WORKER_THREADS_RANGE.into_inner();
+    let n = env
+        .layer_or(
+            NOWCONNECT_WORKER_THREADS,
+            int,
+            "runtime.worker_threads",
+            raw.worker_threads,
+            defaults::WORKER_THREADS,
+        )?
+        .in_range(min, max)?;
+    Ok(NonZeroUsize::new(n))
 }
 
 fn tunnel(raw: RawTunnel, env: &Env<'_>) -> Result<TunnelConfig, ConfigError> {

@@ -56,3 +56,8 @@ pub const PDP_CACHE_TTL_SEC: u64 = 5;
 pub const PDP_TIMEOUT_MS: u64 = 500;
 /// `pdp.fail_open`: allow when the PDP errors or times out.
 pub const PDP_FAIL_OPEN: bool = false;
+
+/// `runtime.worker_threads`: tokio worker threads; 0 = one per CPU.
+pub const WORKER_THREADS: usize = 0;
+/// Accepted `runtime.worker_threads` values.
+pub const WORKER_THREADS_RANGE: RangeInclusive<usize> = 0..=1024;

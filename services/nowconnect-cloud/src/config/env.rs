@@ -36,3 +36,5 @@ pub const NOWCONNECT_TLS_CERT_FILE: &str = "NOWCONNECT_TLS_CERT_FILE";
 pub const NOWCONNECT_TLS_KEY_FILE: &str = "NOWCONNECT_TLS_KEY_FILE";
 /// `tunnel.port`.
 pub const NOWCONNECT_TUNNEL_PORT: &str = "NOWCONNECT_TUNNEL_PORT";
+/// `runtime.worker_threads` (0 = one per CPU).
+pub const NOWCONNECT_WORKER_THREADS: &str = "NOWCONNECT_WORKER_THREADS";

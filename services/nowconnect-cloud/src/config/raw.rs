@@ -12,6 +12,7 @@ pub(super) struct RawHub {
     pub(super) security: Option<RawSecurity>,
     pub(super) observability: Option<RawObservability>,
     pub(super) pdp: Option<RawPdp>,
+    pub(super) runtime: Option<RawRuntime>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -73,4 +74,10 @@ pub(super) struct RawPdp {
     pub(super) cache_ttl_sec: Option<u64>,
     pub(super) timeout_ms: Option<u64>,
     pub(super) fail_open: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawRuntime {
+    pub(super) worker_threads: Option<usize>,
 }

@@ -2,6 +2,7 @@
 //! the runtime never re-validates.
 
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ pub struct HubConfig {
     pub observability: ObservabilityConfig,
     /// Optional per-stream authorization by an AuthZEN PDP.
     pub pdp: PdpConfig,
+    /// Tokio worker threads; `None` = one per CPU.
+    pub worker_threads: Option<NonZeroUsize>,
 }
 
 /// One client-facing TCP listener.

@@ -1,12 +1,13 @@
 //! Environment + raw YAML → validated [`AgentConfig`]: layering, defaults, range checks.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use nowconnect_config::{Env, int, ip, log_format, log_level, text};
 
 use super::env::*;
-use super::raw::{RawAgent, RawLimits, RawObservability};
+use super::raw::{RawAgent, RawLimits, RawObservability, RawRuntime};
 use super::{AgentConfig, AgentLimits, ConfigError, LogFormat, defaults, proxy, targets, tunnel};
 
 pub(super) fn agent(raw: RawAgent, env: &Env<'_>) -> Result<AgentConfig, ConfigError> {
@@ -44,7 +45,22 @@ pub(super) fn agent(raw: RawAgent, env: &Env<'_>) -> Result<AgentConfig, ConfigE
         log_level,
         log_format,
         proxy: proxy::build(raw.proxy.unwrap_or_default(), env)?,
+        worker_threads: worker_threads(raw.runtime.unwrap_or_default(), env)?,
     })
+}
+
+fn worker_threads(raw: RawRuntime, env: &Env<'_>) -> Result<Option<NonZeroUsize>, ConfigError> {
+    let (min, max) = defaults::WORKER_THREADS_RANGE.into_inner();
+    let n = env
+        .layer_or(
+            NC_WORKER_THREADS,
+            int,
+            "runtime.worker_threads",
+            raw.worker_threads,
+            defaults::WORKER_THREADS,
+        )?
+        .in_range(min, max)?;
+    Ok(NonZeroUsize::new(n))
 }
 fn millis(
     env: &Env<'_>,

@@ -49,3 +49,8 @@ pub const LOG_FORMAT: LogFormat = LogFormat::Plain;
 
 /// `proxy.trust_env`: take `HTTPS_PROXY`/`NO_PROXY` from the environment.
 pub const TRUST_ENV: bool = false;
+
+/// `runtime.worker_threads`: tokio worker threads; 0 = one per CPU.
+pub const WORKER_THREADS: usize = 0;
+/// Accepted `runtime.worker_threads` values.
+pub const WORKER_THREADS_RANGE: RangeInclusive<usize> = 0..=1024;

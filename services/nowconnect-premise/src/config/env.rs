@@ -66,3 +66,5 @@ pub fn target_host_var(connector: &str) -> String {
 pub fn target_port_var(connector: &str) -> String {
     format!("{NC_TARGET_PREFIX}{connector}_PORT")
 }
+/// `runtime.worker_threads` (0 = one per CPU).
+pub const NC_WORKER_THREADS: &str = "NC_WORKER_THREADS";

@@ -14,6 +14,7 @@ pub(super) struct RawAgent {
     pub(super) health: Option<RawHealth>,
     pub(super) observability: Option<RawObservability>,
     pub(super) proxy: Option<RawProxy>,
+    pub(super) runtime: Option<RawRuntime>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,4 +79,10 @@ pub(super) struct RawProxy {
     pub(super) https_proxy: Option<String>,
     pub(super) no_proxy: Option<String>,
     pub(super) ca_bundle: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawRuntime {
+    pub(super) worker_threads: Option<usize>,
 }

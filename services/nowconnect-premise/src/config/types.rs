@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -28,6 +29,8 @@ pub struct AgentConfig {
     pub log_format: LogFormat,
     /// How to reach the hub through a corporate proxy and which extra CA to trust.
     pub proxy: ProxyConfig,
+    /// Tokio worker threads; `None` = one per CPU.
+    pub worker_threads: Option<NonZeroUsize>,
 }
 
 /// The tunnel to the hub.

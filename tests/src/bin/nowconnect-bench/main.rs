@@ -19,6 +19,7 @@
 #![allow(clippy::print_stdout)]
 
 mod figure;
+mod hold;
 mod mode;
 mod probe;
 mod report;
@@ -60,6 +61,8 @@ enum Bench {
     /// The published figures: LDAP workloads through the tunnel and directly (real slapd), the
     /// TCP mode over V2 and V1, hub and agent memory with 1000 and 10 000 idle streams.
     Suite(suite::SuiteArgs),
+    /// A V2 (or V1) pair in front of an echo process, kept up until Ctrl-C, for profiling.
+    Hold(hold::HoldArgs),
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +109,10 @@ fn main() -> ExitCode {
             rt.block_on(async {
                 match bench {
                     Bench::Telemetry(args) => telemetry(args).await,
+                    Bench::Hold(args) => {
+                        check_binaries()?;
+                        hold::run(args, &work_dir(None)?).await
+                    }
                     Bench::Suite(args) => {
                         check_binaries()?;
                         let work = work_dir(None)?;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context as _, ensure};
 use nowconnect_e2e::creds::Creds;
 use nowconnect_e2e::procs::Proc;
+use nowconnect_cloud::config::env as hub_env;
 use nowconnect_premise::config::env as nc;
 
 use crate::probe;
@@ -30,6 +31,8 @@ pub(crate) struct StackOpts {
     /// The target echoes: wait until a byte comes back through the listener. Otherwise (a
     /// directory) the hub's readiness is the only wait.
     pub(crate) target_echoes: bool,
+    /// `runtime.worker_threads` of hub and agent; `None` = their default (one per CPU).
+    pub(crate) worker_threads: Option<usize>,
 }
 
 impl Default for StackOpts {
@@ -38,6 +41,7 @@ impl Default for StackOpts {
             v2: true,
             max_streams: None,
             target_echoes: true,
+            worker_threads: None,
         }
     }
 }
@@ -105,10 +109,14 @@ impl Stack {
             jwks = utf8(&creds.jwks_path())?,
         );
         std::fs::write(&cloud_yaml, yaml).context("writing cloud.yaml")?;
+        let mut hub_env = mode_env.clone();
+        if let Some(n) = opts.worker_threads {
+            hub_env.insert(hub_env::NOWCONNECT_WORKER_THREADS.to_owned(), n.to_string());
+        }
         let hub = Proc::spawn(
             "nowconnect-cloud",
             &["--config", utf8(&cloud_yaml)?],
-            mode_env,
+            &hub_env,
             &hub_log,
         );
         probe::wait_until(&hub_log, "hub GET /healthz != 200", || {
@@ -132,6 +140,9 @@ impl Stack {
             (nc::NC_LOG_FORMAT.to_owned(), "json".to_owned()),
             (nc::NC_PROTOCOL_V2.to_owned(), opts.v2.to_string()),
         ]);
+        if let Some(n) = opts.worker_threads {
+            env.insert(nc::NC_WORKER_THREADS.to_owned(), n.to_string());
+        }
         if let Some(n) = opts.max_streams {
             env.insert(nc::NC_MAX_INFLIGHT_CIDS.to_owned(), n.to_string());
             env.insert(nc::NC_IDLE_TIMEOUT_MS.to_owned(), HOLD_IDLE_MS.to_string());

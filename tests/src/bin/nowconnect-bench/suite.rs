@@ -47,6 +47,10 @@ pub(crate) struct SuiteArgs {
     /// Also write every report as JSON to FILE.
     #[arg(long)]
     pub(crate) json: Option<std::path::PathBuf>,
+    /// `runtime.worker_threads` of every hub and agent (default: theirs, one per CPU). The tcp
+    /// part also measures V2 with 1 worker either way.
+    #[arg(long)]
+    pub(crate) worker_threads: Option<usize>,
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -86,6 +90,7 @@ pub(crate) async fn run(args: SuiteArgs, work: &Path, progress: fn(&str)) -> any
             slapd.addr(),
             &StackOpts {
                 target_echoes: false,
+                worker_threads: args.worker_threads,
                 ..StackOpts::default()
             },
         )
@@ -116,9 +121,16 @@ pub(crate) async fn run(args: SuiteArgs, work: &Path, progress: fn(&str)) -> any
         let echo = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let target = echo.local_addr()?;
         let echo_task = tokio::spawn(nowconnect_perf::echo::serve(echo));
-        for (tag, v2) in [("v2", true), ("v1", false)] {
+        let workers = args.worker_threads;
+        let mut pairs = vec![("v2", "v2", workers)];
+        if workers != Some(1) {
+            pairs.push(("v2-1w", "v2", Some(1)));
+        }
+        pairs.push(("v1", "v1", workers));
+        for (tag, protocol, worker_threads) in pairs {
             let opts = StackOpts {
-                v2,
+                v2: protocol == "v2",
+                worker_threads,
                 ..StackOpts::default()
             };
             let stack = Stack::start(
@@ -131,14 +143,18 @@ pub(crate) async fn run(args: SuiteArgs, work: &Path, progress: fn(&str)) -> any
             )
             .await?;
             ensure!(
-                stack.protocol == tag,
-                "expected {tag}, the tunnel negotiated {}",
+                stack.protocol == protocol,
+                "expected {protocol}, the tunnel negotiated {}",
                 stack.protocol
             );
+            let tag = match worker_threads {
+                Some(n) if tag != "v1" => format!("{protocol}, {n} worker thread(s)"),
+                _ => tag.to_owned(),
+            };
             progress(&format!("tcp through {tag}: listener {}", stack.listener));
             let r = tcp::run(&tcp_opts(stack.listener, target, args.quick)).await?;
             println!("\n[{tag}] {}", r.render());
-            report.tcp.push((tag.to_owned(), r));
+            report.tcp.push((tag, r));
             stack.stop().await?;
         }
         let floor = relay_floor(target, work, args.quick, progress).await?;
@@ -146,8 +162,8 @@ pub(crate) async fn run(args: SuiteArgs, work: &Path, progress: fn(&str)) -> any
             "\n[floor: two plain TCP relays in series] {}",
             floor.render()
         );
-        if let Some((_, v2)) = report.tcp.iter().find(|(tag, _)| tag == "v2") {
-            print!("{}", render_against_floor(v2, &floor));
+        for (tag, v2) in report.tcp.iter().filter(|(tag, _)| tag.starts_with("v2")) {
+            print!("{}", render_against_floor(tag, v2, &floor));
         }
         report.tcp.push(("floor".to_owned(), floor));
         echo_task.abort();
@@ -166,6 +182,7 @@ pub(crate) async fn run(args: SuiteArgs, work: &Path, progress: fn(&str)) -> any
         let max = HELD_STREAMS.iter().max().copied().unwrap_or(0) + 100;
         let opts = StackOpts {
             max_streams: Some(max),
+            worker_threads: args.worker_threads,
             ..StackOpts::default()
         };
         let stack = Stack::start(&creds, work, "suite-rss", &HashMap::new(), port, &opts).await?;
@@ -260,7 +277,7 @@ async fn relay_floor(
 
 /// The V2 tunnel's ratios to direct divided by the relay chain's: what the protocol costs on
 /// top of the two hops (1.0 = nothing; each run against its own direct figures).
-fn render_against_floor(tunnel: &TcpReport, floor: &TcpReport) -> String {
+fn render_against_floor(tag: &str, tunnel: &TcpReport, floor: &TcpReport) -> String {
     let (t, f) = (&tunnel.ratio, &floor.ratio);
     let rows = [
         ("throughput, 1 stream", t.bulk_1, f.bulk_1),
@@ -269,8 +286,8 @@ fn render_against_floor(tunnel: &TcpReport, floor: &TcpReport) -> String {
         ("round trip p99", t.rtt_p99, f.rtt_p99),
         ("connection set-up", t.setup_rate, f.setup_rate),
     ];
-    let mut out = String::from(
-        "\n[v2 against the floor] ratio to direct: tunnel, two plain relays, tunnel/relays\n",
+    let mut out = format!(
+        "\n[{tag} against the floor] ratio to direct: tunnel, two plain relays, tunnel/relays\n"
     );
     for (name, tv, fv) in rows {
         out.push_str(&format!(
@@ -281,7 +298,7 @@ fn render_against_floor(tunnel: &TcpReport, floor: &TcpReport) -> String {
     out
 }
 
-async fn wait_port(addr: SocketAddr) -> anyhow::Result<()> {
+pub(crate) async fn wait_port(addr: SocketAddr) -> anyhow::Result<()> {
     for _ in 0..500 {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
             return Ok(());
