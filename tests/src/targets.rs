@@ -45,16 +45,7 @@ pub async fn answer_after_eof_server(extra: usize) -> SocketAddr {
 /// Streams `pattern` bytes forever to whoever connects (for slow-reader tests).
 pub async fn firehose_server() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let chunk = vec![0x5a_u8; 64 * 1024];
-                while socket.write_all(&chunk).await.is_ok() {}
-            });
-        }
-    });
-    addr
+    firehose(listener)
 }
 
 /// [`firehose_server`] whose sockets keep at most `sndbuf` bytes in the kernel (`SO_SNDBUF`
@@ -66,7 +57,11 @@ pub async fn firehose_server_with_sndbuf(sndbuf: u32) -> SocketAddr {
     socket
         .bind("127.0.0.1:0".parse().expect("addr"))
         .expect("bind");
-    let listener = socket.listen(1024).expect("listen");
+    firehose(socket.listen(1024).expect("listen"))
+}
+
+/// Serves `listener`: every accepted socket gets 64 KiB chunks until a write fails.
+fn firehose(listener: TcpListener) -> SocketAddr {
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {

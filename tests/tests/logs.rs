@@ -34,7 +34,16 @@ fn events<'a>(lines: &'a [Value], event: &str) -> Vec<&'a Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_events_carry_sizes_timings_and_reasons_but_no_payload_or_token() {
-    let env: HashMap<String, String> = [("NC_LOG_FORMAT".to_owned(), "json".to_owned())].into();
+    // One worker thread each (`runtime.worker_threads`), as the benchmarks recommend for a small
+    // shared machine: the relay below runs on it and both ends say so at start.
+    let env: HashMap<String, String> = [
+        ("NC_LOG_FORMAT", "json"),
+        ("NOWCONNECT_WORKER_THREADS", "1"),
+        ("NC_WORKER_THREADS", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
     let mut stack = ProcStack::start(&env).await;
     let payload = b"PAYLOAD-must-never-be-logged-7f3a".repeat(100);
     let mut client = TcpStream::connect(stack.listener).await.expect("dial");
@@ -106,6 +115,17 @@ async fn stream_events_carry_sizes_timings_and_reasons_but_no_payload_or_token()
         cids.push(cid.to_owned());
     }
     assert_eq!(cids[0], cids[1], "hub and agent log the same cid");
+    for log in [&stack.hub_log, &stack.agent_log] {
+        let lines = json_lines(log);
+        let started = events(&lines, "runtime_started");
+        assert_eq!(started.len(), 1, "{}: {started:?}", log.display());
+        assert_eq!(
+            field(started[0], "worker_threads").and_then(Value::as_u64),
+            Some(1),
+            "{}",
+            log.display()
+        );
+    }
     let hub_lines = json_lines(&stack.hub_log);
     for event in ["listener_started", "agent_connected", "agent_disconnected"] {
         assert!(

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
+use nowconnect_cloud::config::env as hub_env;
 use nowconnect_e2e::creds::Creds;
 use nowconnect_e2e::procs::Proc;
-use nowconnect_cloud::config::env as hub_env;
 use nowconnect_premise::config::env as nc;
 
 use crate::probe;
