@@ -1,7 +1,8 @@
 //! `nowconnect-bench suite`: the published figures in one command. Brings up slapd, an echo
 //! target and hub + agent pairs (release binaries) on loopback, then runs:
 //! 1. the perf runner's LDAP workloads (10×2, 20×3, 50×2 rps, page size 1000, closed loop like
-//!    the runner), each through the tunnel (V2) and directly, back to back, order alternating;
+//!    the runner), each through the tunnel (V2), directly and through two plain relays, back to
+//!    back, order rotating;
 //! 2. `nowconnect-perf tcp` through a V2 and a V1 tunnel (each against direct in the same run),
 //!    and through two plain `nowconnect-perf relay` processes in series: the floor any two-hop
 //!    tunnel pays on this machine (same extra sockets and wake-ups, no protocol);
@@ -101,12 +102,15 @@ pub(crate) async fn run(args: SuiteArgs, work: &Path, progress: fn(&str)) -> any
             stack.listener,
             stack.protocol
         ));
+        let (relays, _relay_procs) = start_relays(slapd.addr(), work, "ldap").await?;
         for (i, &(workers, rps)) in WORKLOADS.iter().enumerate() {
-            let paths = if i % 2 == 0 {
-                [("tunnel", stack.listener), ("direct", slapd.addr())]
-            } else {
-                [("direct", slapd.addr()), ("tunnel", stack.listener)]
-            };
+            let mut paths = [
+                ("tunnel", stack.listener),
+                ("direct", slapd.addr()),
+                ("relays", relays),
+            ];
+            let n = paths.len();
+            paths.rotate_left(i % n);
             for (name, addr) in paths {
                 progress(&format!("ldap {workers}x{rps} {name}, {seconds} s"));
                 let opts = ldap_opts(addr, workers, rps, seconds, name);
@@ -247,6 +251,20 @@ async fn relay_floor(
     quick: bool,
     progress: fn(&str),
 ) -> anyhow::Result<TcpReport> {
+    let (first, _relays) = start_relays(target, work, "tcp").await?;
+    progress(&format!(
+        "tcp through two plain relays: {first} -> (relay) -> {target}"
+    ));
+    Ok(tcp::run(&tcp_opts(first, target, quick)).await?)
+}
+
+/// Two `nowconnect-perf relay` processes in series in front of `target`: returns the first
+/// one's address and both processes (stopped when dropped).
+async fn start_relays(
+    target: SocketAddr,
+    work: &Path,
+    tag: &str,
+) -> anyhow::Result<(SocketAddr, [Proc; 2])> {
     let free = || -> anyhow::Result<SocketAddr> {
         Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?)
     };
@@ -262,17 +280,16 @@ async fn relay_floor(
                 &to.to_string(),
             ],
             &HashMap::new(),
-            &work.join(format!("suite-{name}.log")),
+            &work.join(format!("suite-{tag}-{name}.log")),
         )
     };
-    let _second = spawn(second, target, "relay-2");
-    let _first = spawn(first, second, "relay-1");
+    let procs = [
+        spawn(second, target, "relay-2"),
+        spawn(first, second, "relay-1"),
+    ];
     wait_port(second).await?;
     wait_port(first).await?;
-    progress(&format!(
-        "tcp through two plain relays: {first} -> {second} -> {target}"
-    ));
-    Ok(tcp::run(&tcp_opts(first, target, quick)).await?)
+    Ok((first, procs))
 }
 
 /// The V2 tunnel's ratios to direct divided by the relay chain's: what the protocol costs on
@@ -338,10 +355,18 @@ fn render_ldap(reports: &[LdapReport]) -> String {
         };
         if let (Some(t), Some(d)) = (find("tunnel"), find("direct")) {
             out.push_str(&format!(
-                "{workers}x{rps}: p99 tunnel/direct {:.2}, p50 tunnel/direct {:.2}\n",
+                "{workers}x{rps}: p99 tunnel/direct {:.2}, p50 tunnel/direct {:.2}",
                 t.latency_ms.p99_ms / d.latency_ms.p99_ms,
                 t.latency_ms.p50_ms / d.latency_ms.p50_ms
             ));
+            if let Some(f) = find("relays") {
+                out.push_str(&format!(
+                    "; two plain relays: p99 {:.2}, p50 {:.2}",
+                    f.latency_ms.p99_ms / d.latency_ms.p99_ms,
+                    f.latency_ms.p50_ms / d.latency_ms.p50_ms
+                ));
+            }
+            out.push('\n');
         }
     }
     out
