@@ -14,10 +14,13 @@
 //!   [`log_level`], [`log_format`].
 //! - [`ConfigError`], [`EXIT_CONFIG`] and [`LogFormat`], used by both services' config APIs.
 //!
-//! What it does not do: it knows no service's keys. The raw structs, variable names, defaults and
-//! the validation of each setting stay in the services.
+//! - [`runtime::worker_threads`]: the one key both services share, `runtime.worker_threads`.
+//!
+//! What it does not do: apart from that shared key it knows no service's keys. The raw structs,
+//! variable names, defaults and the validation of each setting stay in the services.
 
 mod error;
+pub mod runtime;
 mod source;
 mod yaml;
 

@@ -26,17 +26,13 @@ pub(super) fn hub(raw: RawHub, env: &Env<'_>) -> Result<HubConfig, ConfigError> 
 }
 
 fn worker_threads(raw: RawRuntime, env: &Env<'_>) -> Result<Option<NonZeroUsize>, ConfigError> {
-    let (min, max) = defaults::WORKER_THREADS_RANGE.into_inner();
-    let n = env
-        .layer_or(
-            NOWCONNECT_WORKER_THREADS,
-            int,
-            "runtime.worker_threads",
-            raw.worker_threads,
-            defaults::WORKER_THREADS,
-        )?
-        .in_range(min, max)?;
-    Ok(NonZeroUsize::new(n))
+    nowconnect_config::runtime::worker_threads(
+        env,
+        NOWCONNECT_WORKER_THREADS,
+        raw.worker_threads,
+        defaults::WORKER_THREADS,
+        defaults::WORKER_THREADS_RANGE,
+    )
 }
 
 fn tunnel(raw: RawTunnel, env: &Env<'_>) -> Result<TunnelConfig, ConfigError> {

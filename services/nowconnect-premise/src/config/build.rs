@@ -50,17 +50,13 @@ pub(super) fn agent(raw: RawAgent, env: &Env<'_>) -> Result<AgentConfig, ConfigE
 }
 
 fn worker_threads(raw: RawRuntime, env: &Env<'_>) -> Result<Option<NonZeroUsize>, ConfigError> {
-    let (min, max) = defaults::WORKER_THREADS_RANGE.into_inner();
-    let n = env
-        .layer_or(
-            NC_WORKER_THREADS,
-            int,
-            "runtime.worker_threads",
-            raw.worker_threads,
-            defaults::WORKER_THREADS,
-        )?
-        .in_range(min, max)?;
-    Ok(NonZeroUsize::new(n))
+    nowconnect_config::runtime::worker_threads(
+        env,
+        NC_WORKER_THREADS,
+        raw.worker_threads,
+        defaults::WORKER_THREADS,
+        defaults::WORKER_THREADS_RANGE,
+    )
 }
 fn millis(
     env: &Env<'_>,
