@@ -282,3 +282,69 @@ async fn slow_target_path_delays_but_delivers_every_byte_in_order() {
     );
     wait_metric(hub, "nowconnect_fin_recv_total", &ACTIVE, |v| v == 1.0).await;
 }
+
+/// The target stops reading, so the client's stream runs out of V2 credit and the hub stops
+/// reading the client; then the client gives up with a reset. The hub sees the reset while it
+/// waits for credit — not at the idle timeout (10 min here) — logs `local_read_failed`, resets
+/// the stream toward the agent (`peer_reset`) and both sides release it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_reset_while_its_stream_waits_for_credit_is_released_at_once() {
+    const LONG_IDLE_MS: u64 = 600_000;
+    let stuck = targets::stuck_server().await;
+    let stack = ChaosStack::start_with_target(
+        HubOpts {
+            idle_timeout_ms: LONG_IDLE_MS,
+            ..HubOpts::default()
+        },
+        AgentOpts {
+            idle_timeout_ms: LONG_IDLE_MS,
+            ..AgentOpts::default()
+        },
+        &[],
+        Some(stuck),
+    )
+    .await;
+    let (hub, admin, listener) = (stack.hub.tunnel, stack.agents[0].admin, stack.hub.listener);
+    let mut client = TcpStream::connect(listener).await.unwrap();
+    let chunk = vec![0x42_u8; 64 * 1024];
+    // Write until the path is full (target, agent window, hub and client socket buffers).
+    let mut written = 0usize;
+    while let Ok(sent) =
+        tokio::time::timeout(Duration::from_secs(1), client.write_all(&chunk)).await
+    {
+        sent.unwrap();
+        written += chunk.len();
+        assert!(written < 512 << 20, "the path never filled");
+    }
+    wait_metric(hub, "nowconnect_tcp_active_connections", &ACTIVE, |v| {
+        v == 1.0
+    })
+    .await;
+    client.set_zero_linger().unwrap();
+    drop(client);
+    wait_metric(hub, "nowconnect_rst_sent_total", &rst("peer_reset"), |v| {
+        v == 1.0
+    })
+    .await;
+    wait_metric(
+        admin,
+        "nowconnect_rst_recv_total",
+        &rst("peer_reset"),
+        |v| v == 1.0,
+    )
+    .await;
+    for addr in [hub, admin] {
+        wait_metric(addr, "nowconnect_tcp_active_connections", &ACTIVE, |v| {
+            v == 0.0
+        })
+        .await;
+    }
+    let failed = wait_log_events(&stack.hub.log, "local_read_failed", 1, |_| true).await;
+    assert_eq!(
+        failed[0]
+            .get("waiting_for_credit")
+            .and_then(serde_json::Value::as_bool),
+        Some(true),
+        "{failed:?}"
+    );
+}

@@ -19,7 +19,7 @@ use nowconnect_protocol::{Direction, ResetReason};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -355,7 +355,27 @@ async fn pump_up(ctx: &StreamCtx, reader: &TcpStream) {
     let mut seq = 0u64;
     loop {
         let max = match &shared.send_credit {
-            Some(credit) => credit.wait(ctx.max_payload).await,
+            Some(credit) => tokio::select! {
+                max = credit.wait(ctx.max_payload) => max,
+                // Not reading while there is no credit, so a socket error (the client or target
+                // reset the connection) is only seen as error readiness. Without this the
+                // stream would be held until the idle timeout.
+                _ = reader.ready(Interest::ERROR) => {
+                    let error = match reader.take_error() {
+                        Ok(Some(e)) => e.to_string(),
+                        Ok(None) => "socket error".to_owned(),
+                        Err(e) => e.to_string(),
+                    };
+                    tracing::info!(
+                        event = "local_read_failed",
+                        cid = %shared.key.cid,
+                        error = %error,
+                        waiting_for_credit = true
+                    );
+                    ctx.reset_local(ResetReason::PeerReset);
+                    return;
+                }
+            },
             None => ctx.max_payload,
         };
         let read = match reader.readable().await {
