@@ -23,12 +23,17 @@ impl SendCredit {
     /// Waits until some credit is available and returns how much (capped at `max`).
     pub(crate) async fn wait(&self, max: usize) -> usize {
         loop {
-            let avail = self.lock().available();
-            if avail > 0 {
-                return usize::try_from(avail).unwrap_or(usize::MAX).min(max);
+            if let Some(n) = self.available(max) {
+                return n;
             }
             self.granted.notified().await;
         }
+    }
+
+    /// The credit available now (capped at `max`), or `None` when there is none.
+    pub(crate) fn available(&self, max: usize) -> Option<usize> {
+        let avail = self.lock().available();
+        (avail > 0).then(|| usize::try_from(avail).unwrap_or(usize::MAX).min(max))
     }
 
     /// Spends `n` bytes that [`SendCredit::wait`] reported available.

@@ -355,26 +355,12 @@ async fn pump_up(ctx: &StreamCtx, reader: &TcpStream) {
     let mut seq = 0u64;
     loop {
         let max = match &shared.send_credit {
-            Some(credit) => tokio::select! {
-                max = credit.wait(ctx.max_payload) => max,
-                // Not reading while there is no credit, so a socket error (the client or target
-                // reset the connection) is only seen as error readiness. Without this the
-                // stream would be held until the idle timeout.
-                _ = reader.ready(Interest::ERROR) => {
-                    let error = match reader.take_error() {
-                        Ok(Some(e)) => e.to_string(),
-                        Ok(None) => "socket error".to_owned(),
-                        Err(e) => e.to_string(),
-                    };
-                    tracing::info!(
-                        event = "local_read_failed",
-                        cid = %shared.key.cid,
-                        error = %error,
-                        waiting_for_credit = true
-                    );
-                    ctx.reset_local(ResetReason::PeerReset);
-                    return;
-                }
+            Some(credit) => match credit.available(ctx.max_payload) {
+                Some(max) => max,
+                None => match wait_for_credit(ctx, credit, reader).await {
+                    Some(max) => max,
+                    None => return,
+                },
             },
             None => ctx.max_payload,
         };
@@ -430,6 +416,36 @@ async fn pump_up(ctx: &StreamCtx, reader: &TcpStream) {
             return; // the session is gone; it cancels every stream
         }
         seq = seq.wrapping_add(1);
+    }
+}
+
+/// Waits for send credit, or for the socket to fail meanwhile: the stream does not read its
+/// socket while it has no credit, so a reset (the client or target gave up) is only seen as
+/// error readiness; without this the stream would be held until the idle timeout. `None`: the
+/// socket failed and the stream was reset.
+async fn wait_for_credit(
+    ctx: &StreamCtx,
+    credit: &SendCredit,
+    reader: &TcpStream,
+) -> Option<usize> {
+    tokio::select! {
+        biased;
+        max = credit.wait(ctx.max_payload) => Some(max),
+        _ = reader.ready(Interest::ERROR) => {
+            let error = match reader.take_error() {
+                Ok(Some(e)) => e.to_string(),
+                Ok(None) => "socket error".to_owned(),
+                Err(e) => e.to_string(),
+            };
+            tracing::info!(
+                event = "local_read_failed",
+                cid = %ctx.shared.key.cid,
+                error = %error,
+                waiting_for_credit = true
+            );
+            ctx.reset_local(ResetReason::PeerReset);
+            None
+        }
     }
 }
 
