@@ -314,6 +314,34 @@ async fn stuck_wave(
     after
 }
 
+/// Clients each flood test admits before its flood, and the size of the flood.
+const ADMITTED: usize = 500;
+const FLOOD: usize = 1000;
+
+/// The flood tests' start: a stack in front of an echo target with a limit of [`ADMITTED`]
+/// streams set by `limit`, its idle memory reported, and [`ADMITTED`] clients connected, each
+/// with one round trip done.
+async fn flooded_stack(
+    scenario: &str,
+    limit: impl FnOnce(&mut ProcSpec),
+) -> (ProcStack, Vec<TcpStream>) {
+    procstat::raise_nofile(2 * (ADMITTED + FLOOD) as u64 + 256);
+    let echo = targets::echo_server().await;
+    let mut spec = stack_spec(&[("echo", echo)], true);
+    limit(&mut spec);
+    let stack = ProcStack::start_with(spec).await;
+    wait_routable(stack.listener, Duration::from_secs(20)).await;
+    wait_active(&stack, "echo", 0, PROMPTLY).await;
+    let idle = both(&stack);
+    report(scenario, "idle", idle, &stack);
+    let mut admitted = connect_many(stack.listener, ADMITTED).await;
+    for (i, s) in admitted.iter_mut().enumerate() {
+        round_trip(s, 100, i as u8).await;
+    }
+    wait_active(&stack, "echo", ADMITTED, PROMPTLY).await;
+    (stack, admitted)
+}
+
 /// A connect flood past `limits.max_conn_total`: every excess client is closed at once without
 /// a byte and counted (`nowconnect_listener_refused_total{reason="max_conn_total"}`, and as a
 /// `session` listener error); nothing reaches the agent; the admitted connections keep
@@ -322,24 +350,9 @@ async fn stuck_wave(
 async fn connect_flood_past_max_conn_total_is_refused_at_once() {
     let _one = ONE_AT_A_TIME.lock().await;
     const SCENARIO: &str = "flood max_conn_total";
-    const ADMITTED: usize = 500;
-    const FLOOD: usize = 1000;
-    procstat::raise_nofile(2 * (ADMITTED + FLOOD) as u64 + 256);
-    let echo = targets::echo_server().await;
-    let mut spec = stack_spec(&[("echo", echo)], true);
-    spec.hub.max_conn_total = ADMITTED;
-    let stack = ProcStack::start_with(spec).await;
+    let (stack, mut admitted) =
+        flooded_stack(SCENARIO, |spec| spec.hub.max_conn_total = ADMITTED).await;
     let addr = stack.listener;
-    wait_routable(addr, Duration::from_secs(20)).await;
-    wait_active(&stack, "echo", 0, PROMPTLY).await;
-    let idle = both(&stack);
-    report(SCENARIO, "idle", idle, &stack);
-
-    let mut admitted = connect_many(addr, ADMITTED).await;
-    for (i, s) in admitted.iter_mut().enumerate() {
-        round_trip(s, 100, i as u8).await;
-    }
-    wait_active(&stack, "echo", ADMITTED, PROMPTLY).await;
     let agent_streams = |text: &str| {
         sum(
             text,
@@ -429,24 +442,9 @@ async fn connect_flood_past_max_conn_total_is_refused_at_once() {
 async fn connect_flood_past_max_inflight_cids_is_refused_at_once() {
     let _one = ONE_AT_A_TIME.lock().await;
     const SCENARIO: &str = "flood max_inflight_cids";
-    const ADMITTED: usize = 500;
-    const FLOOD: usize = 1000;
-    procstat::raise_nofile(2 * (ADMITTED + FLOOD) as u64 + 256);
-    let echo = targets::echo_server().await;
-    let mut spec = stack_spec(&[("echo", echo)], true);
-    spec.agent.max_inflight = ADMITTED;
-    let stack = ProcStack::start_with(spec).await;
+    let (stack, mut admitted) =
+        flooded_stack(SCENARIO, |spec| spec.agent.max_inflight = ADMITTED).await;
     let addr = stack.listener;
-    wait_routable(addr, Duration::from_secs(20)).await;
-    wait_active(&stack, "echo", 0, PROMPTLY).await;
-    let idle = both(&stack);
-    report(SCENARIO, "idle", idle, &stack);
-
-    let mut admitted = connect_many(addr, ADMITTED).await;
-    for (i, s) in admitted.iter_mut().enumerate() {
-        round_trip(s, 100, i as u8).await;
-    }
-    wait_active(&stack, "echo", ADMITTED, PROMPTLY).await;
     let too_many = |text: &str, family: &str| {
         sum(
             text,
